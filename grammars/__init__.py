@@ -1,0 +1,1 @@
+"""The Lark grammar of the .prompt language (installed as promptdsl.grammars)."""

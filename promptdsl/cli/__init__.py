@@ -1,0 +1,18 @@
+"""`promptc`: the command line. Each command module parses arguments, calls the public API and
+prints; none holds logic of its own."""
+from __future__ import annotations
+
+import click
+
+from . import frontend, plugins_cmd, run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="promptdsl", prog_name="promptc")
+def main():
+    """promptc: check, compile, format, train and evaluate .prompt files."""
+
+
+for _module in (frontend, run, plugins_cmd):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

@@ -1,0 +1,2 @@
+"""`promptc check | compile | fmt | schema` (the language front end)."""
+COMMANDS = []

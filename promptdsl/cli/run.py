@@ -1,0 +1,2 @@
+"""`promptc train | eval | predict` (the runtime)."""
+COMMANDS = []

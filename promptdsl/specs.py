@@ -1,0 +1,105 @@
+"""The declarative objects plugins return from their hooks.
+
+A spec names a thing, gives the JSON Schema of its options (used by `promptc check`), and holds
+the callables the runtime invokes. Specs carry no state; the registry fills in `origin`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+
+def options_schema(properties: dict | None = None, required: list | None = None) -> dict:
+    """A closed JSON Schema object for a plugin's options (unknown options are errors)."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties or {},
+                              "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A tuning method, used as `method NAME { options }`.
+
+    `apply(model, options)` transforms a compiled PromptModel in place: it may add parameters, wrap
+    modules, and set `requires_grad`. After compilation the backbone is frozen and only the
+    template's soft tokens (and trainable verbalizer parameters) require grad; methods are applied
+    in file order on top of that. `options` arrives validated with schema defaults filled in.
+    """
+    name: str
+    apply: Callable[[Any, dict], None]
+    schema: dict = field(default_factory=options_schema)
+    description: str = ""
+    trains: bool = True                      # False: the runtime only evaluates (zero_shot)
+    # Optional: replaces the standard training loop (e.g. PET ensembles). Signature:
+    # run(task_ir, context) -> dict of final metrics. See promptdsl.train for the context.
+    run: Optional[Callable[..., dict]] = None
+    # Optional: write extra artifacts next to the checkpoint (e.g. a PEFT adapter folder).
+    save: Optional[Callable[[Any, dict, Any], None]] = None
+    origin: str = ""                         # filled by the registry: "package version"
+
+
+@dataclass(frozen=True)
+class VerbalizerSpec:
+    """A verbalizer kind, used as `verbalizer KIND { labels… options… }`.
+
+    `build(context)` returns a torch module mapping what the model predicts at the mask to one
+    score per label. `schema` lists the options this kind accepts; a bare key in the block that
+    is a declared option is an option, any other key is a label.
+    """
+    name: str
+    build: Callable[[Any], Any]
+    schema: dict = field(default_factory=options_schema)
+    description: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class KnowledgeSourceSpec:
+    """A source of related words for label-word expansion (`expand: NAME` in a KPT verbalizer).
+
+    `expand(label_words, options)` gets {label: [words]} and returns {label: [more words]}.
+    """
+    name: str
+    expand: Callable[[dict, dict], dict]
+    description: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class DataFormatSpec:
+    """A data file reader, chosen by extension (".tsv").
+
+    `read(path)` returns a `promptdsl.data.Table`; `read_header(path)` returns the column names
+    without reading the whole file. Both raise `promptdsl.errors.DataError` with file and line.
+    """
+    name: str
+    extensions: tuple
+    read: Callable[[Any], Any]
+    read_header: Callable[[Any], list]
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSourceSpec:
+    """Resolves a `model:` name to something `from_pretrained` loads.
+
+    `resolve(name)` returns a local directory path, or None if this source does not know the
+    name. `config(name)` returns the model's config as a dict without loading weights (used by
+    `promptc check` for the family rule), or None.
+    """
+    name: str
+    resolve: Callable[[str], Optional[str]]
+    config: Optional[Callable[[str], Optional[dict]]] = None
+    description: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """An evaluation metric. `compute(gold, predicted, labels)` returns a float (or a dict)."""
+    name: str
+    compute: Callable[[list, list, list], Any]
+    higher_is_better: bool = True
+    origin: str = ""
