@@ -26,17 +26,15 @@ def family_of_config(config: dict) -> str | None:
     model_type = config.get("model_type", "")
     if model_type:
         try:
-            from transformers import AutoConfig
             from transformers.models.auto.modeling_auto import (
                 MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES,
                 MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES)
         except ImportError:  # pragma: no cover - transformers is a dependency
             return None
-        del AutoConfig
         if model_type in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
             return SEQ2SEQ
-        if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and \
-                model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        # encoders such as BERT also have a causal head class; the masked one is their own
+        if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
             return MLM
         if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
             return CAUSAL
