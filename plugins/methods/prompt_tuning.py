@@ -1,0 +1,53 @@
+"""`prompt_tuning` (Lester et al., 2021): the model is frozen; only soft tokens train.
+
+Trains the template's own soft tokens plus `length` more prepended before the first piece.
+`init` sets the starting embeddings of soft tokens that have no init text of their own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from promptdsl import MethodSpec, options_schema
+
+from ._options import integer, typed
+
+NAME = "prompt_tuning"
+DEFAULT_LENGTH_WITHOUT_SOFT_TOKENS = 20   # Lester et al.: 20 tokens already near full quality
+
+
+@dataclass
+class PromptTuningOptions:
+    # extra soft tokens prepended; None: 20 if the template has no soft tokens, else 0
+    length: int | None = None
+    # "vocab" (embeddings of sampled frequent tokens, the paper's best), "random",
+    # or {"text": "..."} (embeddings of that text, cut or repeated to fit)
+    init: Union[str, dict] = "vocab"
+
+
+INIT_SCHEMA = {
+    "description": "start embeddings for soft tokens without their own init: vocab | random | text \"…\"",
+    "default": "vocab",
+    "oneOf": [
+        {"type": "string", "enum": ["vocab", "random"]},
+        {"type": "object", "properties": {"text": {"type": "string", "minLength": 1}},
+         "required": ["text"], "additionalProperties": False},
+    ],
+}
+
+SCHEMA = options_schema({
+    "length": integer(0, None, nullable=True,
+                      description="soft tokens prepended to the template (default: 20 when the "
+                                  "template has none, else 0)"),
+    "init": INIT_SCHEMA,
+})
+
+
+def apply(model, options: dict) -> None:
+    from ._soft import apply_prompt_tuning
+    apply_prompt_tuning(model, typed(PromptTuningOptions, options, NAME))
+
+
+SPECS = [MethodSpec(
+    name=NAME, apply=apply, schema=SCHEMA,
+    description="soft prompt only, model frozen (Lester et al. 2021)")]

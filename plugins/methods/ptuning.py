@@ -1,0 +1,47 @@
+"""`ptuning` (P-tuning v1, Liu et al. 2021, "GPT understands, too").
+
+The template's soft tokens, wherever they stand, are produced by a prompt encoder (a
+bidirectional LSTM followed by an MLP, an MLP, or none) that replaces `soft_prompt.encoder`.
+At save time only the encoder's output embeddings are needed: `save` writes them, and
+`load_ptuning_export` rebuilds a model that predicts identically without the encoder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promptdsl import MethodSpec, options_schema
+
+from ._options import boolean, choice, integer, typed
+
+NAME = "ptuning"
+
+
+@dataclass
+class PTuningOptions:
+    encoder: str = "lstm"          # the paper's encoder: 2-layer bi-LSTM + 2-layer MLP
+    hidden: int | None = None      # None: the model's hidden size (as in the paper's code)
+    freeze_model: bool = True      # False: the model trains too (the paper's fully supervised runs)
+
+
+SCHEMA = options_schema({
+    "encoder": choice(["lstm", "mlp", "none"], "lstm",
+                      "prompt encoder: bi-LSTM + MLP, MLP, or none (plain soft tokens)"),
+    "hidden": integer(1, None, nullable=True,
+                      description="the encoder's hidden size (default: the model's)"),
+    "freeze_model": boolean(True, "keep the language model frozen (false: tune it too)"),
+})
+
+
+def apply(model, options: dict) -> None:
+    from ._soft import apply_ptuning
+    apply_ptuning(model, typed(PTuningOptions, options, NAME))
+
+
+def save(model, options: dict, directory) -> None:
+    from ._soft import save_ptuning_export
+    save_ptuning_export(model, directory)
+
+
+SPECS = [MethodSpec(
+    name=NAME, apply=apply, schema=SCHEMA, save=save,
+    description="soft tokens produced by a prompt encoder (P-tuning v1)")]
