@@ -1,0 +1,123 @@
+"""The run directory: what one `promptc train` leaves behind.
+
+    <run>/task.json        the compiled task IR
+    <run>/metrics.jsonl    one JSON line per evaluation, flushed as it is written
+    <run>/summary.json     final metrics, wall time, throughput, parameter counts, device
+    <run>/predictions.tsv  one row per evaluated example
+    <run>/checkpoint/      trainable tensors (safetensors) + what rebuilds the graph
+
+A run directory is never overwritten: an existing non-empty folder is an error, so a finished
+run cannot be lost to a typo in `--out`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+from ..errors import PromptdslError
+
+
+class RunDirError(PromptdslError):
+    """The run directory cannot be used (exists and is not empty, or cannot be written)."""
+
+
+def default_run_dir(task_name: str, root: str | os.PathLike = "runs") -> Path:
+    """`runs/<task>-<YYYYmmdd-HHMMSS>`, with a numeric suffix if that name is taken."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", task_name) or "task"
+    base = Path(root) / f"{safe}-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy / torch scalars
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(value, indent=None) -> str:
+    """JSON with NaN/inf written as null (JSON has no such numbers)."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(value), indent=indent, default=_json_default, ensure_ascii=False)
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> "RunDir":
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path}: exists and is not a directory")
+        if path.is_dir() and any(path.iterdir()):
+            raise RunDirError(f"{path}: run directory exists and is not empty; "
+                              "choose another --out (nothing was written)")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(f"{path}: cannot create the run directory: {exc.strerror}") from exc
+        return cls(path)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoint"
+
+    def _write_text(self, name: str, text: str) -> Path:
+        # write then rename, so an interrupted write never leaves half a file behind
+        target = self.path / name
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+        return target
+
+    def write_task(self, task: dict) -> Path:
+        return self._write_text("task.json", dumps(task, indent=2) + "\n")
+
+    def append_metrics(self, record: dict) -> None:
+        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def write_summary(self, summary: dict) -> Path:
+        return self._write_text("summary.json", dumps(summary, indent=2) + "\n")
+
+    def write_predictions(self, header: list[str], rows) -> Path:
+        return write_tsv(self.path / "predictions.tsv", header, rows)
+
+
+def write_tsv(path: Path, header: list[str], rows) -> Path:
+    """A TSV without quoting, like the data files: tabs and newlines inside cells become spaces."""
+    def cell(value) -> str:
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        handle.write("\t".join(cell(h) for h in header) + "\n")
+        for row in rows:
+            handle.write("\t".join(cell(v) for v in row) + "\n")
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def read_json(path: Path) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
