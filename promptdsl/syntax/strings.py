@@ -1,0 +1,48 @@
+"""Decoding string literals: quotes, escapes, and where each decoded character came from."""
+from __future__ import annotations
+
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
+HEX = set("0123456789abcdefABCDEF")
+
+
+def decode(raw: str, start: int):
+    """Decode the literal `raw` found at source offset `start`.
+
+    Returns (value, offsets, problems): offsets[i] is the source offset of value[i] (one extra
+    entry for the closing quote), problems are (start, end, message, hint) for bad escapes.
+    """
+    if raw.startswith('"""'):
+        body, base = raw[3:-3], start + 3
+        if body.startswith("\n"):          # a newline right after the opening quotes is dropped
+            body, base = body[1:], base + 1
+    else:
+        body, base = raw[1:-1], start + 1
+    out, offsets, problems = [], [], []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            offsets.append(base + i)
+            i += 1
+            continue
+        nxt = body[i + 1] if i + 1 < len(body) else ""
+        if nxt in ESCAPES and nxt:
+            out.append(ESCAPES[nxt])
+            offsets.append(base + i)
+            i += 2
+        elif nxt == "u" and len(body) >= i + 6 and all(c in HEX for c in body[i + 2:i + 6]):
+            out.append(chr(int(body[i + 2:i + 6], 16)))
+            offsets.append(base + i)
+            i += 6
+        else:
+            shown = "\\" + nxt if nxt and nxt != "\n" else "\\"
+            problems.append((base + i, base + i + 1 + (1 if nxt else 0),
+                             f"unknown escape `{shown}` in a string",
+                             "escapes are \\n \\t \\r \\\" \\' \\\\ and \\uXXXX; write \\\\ for a "
+                             "backslash"))
+            out.append(nxt)
+            offsets.append(base + i)
+            i += 2 if nxt else 1
+    offsets.append(start + len(raw) - (3 if raw.startswith('"""') else 1))
+    return "".join(out), offsets, problems
