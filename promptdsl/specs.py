@@ -93,6 +93,8 @@ class ModelSourceSpec:
     resolve: Callable[[str], Optional[str]]
     config: Optional[Callable[[str], Optional[dict]]] = None
     description: str = ""
+    # a catch-all source (e.g. the Hugging Face hub) is asked only after every other source
+    fallback: bool = False
     origin: str = ""
 
 
