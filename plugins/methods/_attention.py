@@ -1,0 +1,145 @@
+"""Extra key/value vectors in front of a model's own, inside its attention: the mechanism behind `prefix`.
+
+Transformers 5 models call their attention through `ALL_ATTENTION_FUNCTIONS[config._attn_implementation]`
+with (module, query, key, value, mask) already shaped [B, heads, T, d]. We register one wrapper per
+base implementation (sdpa, eager) under our own name, and point the backbone's configs at it. The
+wrapper prepends a module's prefix keys/values and widens the mask (and T5's position bias) by as
+many always-visible columns; modules without a prefix pass straight through. No model's forward
+signature, cache or position ids change, so this works alike on masked, causal and seq2seq models.
+
+`probe(backbone, ids)` runs the model once and reports, per self-attention module in call order,
+the keys and values it computed: their shapes size the prefixes, their values can initialise them.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import torch
+from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
+
+from promptdsl.errors import ModelError
+
+NAME = "promptdsl_prefix_{}"
+BASES = {"sdpa": sdpa_mask, "eager": eager_mask}
+SLOT = "_promptdsl_prefix_slot"
+
+
+@dataclass
+class PrefixSlot:
+    """Held by an attention module: where its prefix comes from (owner.key_values(index))."""
+    owner: object
+    index: int
+
+
+_recording: list | None = None     # set during `probe`
+
+
+def _base_attention(module, base: str):
+    if base == "eager":
+        # every transformers 5 modeling file defines its own eager function under this name
+        eager = getattr(sys.modules.get(type(module).__module__), "eager_attention_forward", None)
+        if eager is None:
+            raise ModelError(f"prefix: {type(module).__name__} has no eager attention function; "
+                             "load the model with attn_implementation='sdpa'")
+        return eager
+    return ALL_ATTENTION_FUNCTIONS[base]
+
+
+def _widen(tensor: torch.Tensor | None, n: int, fill) -> torch.Tensor | None:
+    """Prepend `n` columns of `fill` to the last dimension (a mask or a position bias)."""
+    if tensor is None:
+        return None
+    pad = torch.full((*tensor.shape[:-1], n), fill, dtype=tensor.dtype, device=tensor.device)
+    return torch.cat([pad, tensor], dim=-1)
+
+
+def _causal_mask(module, base: str, query, key, kwargs) -> torch.Tensor | None:
+    """The mask sdpa would have applied implicitly (is_causal) when given none, else None."""
+    if base != "sdpa" or query.shape[2] <= 1:
+        return None
+    is_causal = kwargs.get("is_causal")
+    is_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    if not is_causal:
+        return None
+    q_len, kv_len = query.shape[2], key.shape[2]
+    rows = torch.arange(q_len, device=query.device)[:, None] + (kv_len - q_len)
+    return (rows >= torch.arange(kv_len, device=query.device)[None, :])[None, None]
+
+
+def _make_wrapper(base: str):
+    def attention(module, query, key, value, attention_mask, **kwargs):
+        if _recording is not None:
+            _recording.append((module, query.shape[2], key.detach(), value.detach()))
+        slot = getattr(module, SLOT, None)
+        if slot is not None:
+            prefix_key, prefix_value = slot.owner.key_values(slot.index)
+            n = prefix_key.shape[-2]
+            if attention_mask is None:
+                # sdpa's implicit causal mask would not know about the prefix: make it explicit
+                attention_mask = _causal_mask(module, base, query, key, kwargs)
+            batch = key.shape[0]
+            key = torch.cat([prefix_key.to(key.dtype).expand(batch, -1, -1, -1), key], dim=2)
+            value = torch.cat([prefix_value.to(value.dtype).expand(batch, -1, -1, -1), value], dim=2)
+            if attention_mask is not None:
+                attention_mask = _widen(attention_mask, n, True if attention_mask.dtype == torch.bool
+                                        else 0.0)
+            if kwargs.get("position_bias") is not None:
+                kwargs["position_bias"] = _widen(kwargs["position_bias"], n, 0.0)
+        return _base_attention(module, base)(module, query, key, value, attention_mask, **kwargs)
+    return attention
+
+
+for _base, _mask in BASES.items():
+    AttentionInterface.register(NAME.format(_base), _make_wrapper(_base))
+    AttentionMaskInterface.register(NAME.format(_base), _mask)
+
+
+def route_attention(backbone) -> None:
+    """Send every attention call of `backbone` through the wrapper (idempotent)."""
+    configs = {id(m.config): m.config for m in backbone.modules()
+               if hasattr(getattr(m, "config", None), "_attn_implementation")}
+    for config in configs.values():
+        current = config._attn_implementation or "sdpa"
+        if current.startswith(NAME.format("")):
+            continue
+        if current not in BASES:
+            raise ModelError(f"prefix works with the sdpa or eager attention, not `{current}`")
+        config._attn_implementation_internal = NAME.format(current)
+
+
+def attach(attention_module, owner, index: int) -> None:
+    setattr(attention_module, SLOT, PrefixSlot(owner, index))
+
+
+def probe(backbone, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor | None = None):
+    """[(module, key [1, kv_heads, n, d], value)] for each self-attention module, in call order.
+
+    A call is self-attention when its keys are as long as its queries; the decoder input is made
+    longer than the encoder input so cross-attention never looks like it.
+    """
+    global _recording
+    route_attention(backbone)
+    was_training = backbone.training
+    backbone.eval()
+    _recording = []
+    try:
+        kwargs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+        if decoder_input_ids is not None:
+            kwargs["decoder_input_ids"] = decoder_input_ids
+        with torch.no_grad():
+            backbone(**kwargs, use_cache=False)
+        calls = _recording
+    finally:
+        _recording = None
+        backbone.train(was_training)
+    seen, found = set(), []
+    for module, q_len, key, value in calls:
+        if key.shape[2] == q_len and id(module) not in seen:
+            seen.add(id(module))
+            found.append((module, key, value))
+    if not found:
+        raise ModelError(f"prefix: found no attention layers in {type(backbone).__name__} "
+                         "(does it use the transformers attention interface?)")
+    return found
