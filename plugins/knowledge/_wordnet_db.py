@@ -89,6 +89,7 @@ def _clean(lemma: str) -> str | None:
 
 def related_words(words: list[str]) -> list[str]:
     """Words related to any of `words`, in discovery order, without the words themselves."""
+    wordnet_dir()  # a clear error before anything else when the files are missing
     seen = {w.lower() for w in words}
     found = []
 
