@@ -17,8 +17,8 @@ SCHEMA = kind_schema(
             "description": "frequency: drop words the model rarely predicts on unlabelled data; "
                            "relevance: drop words less related to their label than to others"},
     cutoff={"type": "number", "minimum": 0, "maximum": 1, "default": 0.5,
-            "description": "frequency refinement drops a word whose mean predicted probability "
-                           "is below cutoff × that of its label's most frequent word"},
+            "description": "frequency refinement drops this fraction of each label's expanded "
+                           "words: those the model predicts least often on unlabelled data"},
     max_words={"type": ["integer", "null"], "minimum": 1, "default": None,
                "description": "keep at most this many words per label (in list order)"},
     learn_weights={"type": "boolean", "default": True,
