@@ -1,2 +1,202 @@
-"""`promptc train | eval | predict` (the runtime)."""
-COMMANDS = []
+"""`promptc train | eval | predict` (the runtime). Arguments → promptdsl.train → printing."""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from ..errors import PromptdslError, TaskError
+
+DEVICE = click.Choice(["auto", "cpu", "cuda"], case_sensitive=False)
+
+
+@contextmanager
+def clean_errors():
+    """Every PromptdslError becomes one clean message and its exit code, never a traceback."""
+    try:
+        yield
+    except TaskError as exc:
+        for diagnostic in exc.diagnostics or [exc]:
+            click.echo(str(diagnostic), err=True)
+        sys.exit(exc.exit_code)
+    except PromptdslError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted (what was written to the run directory is kept)", err=True)
+        sys.exit(130)
+
+
+def parse_sets(values) -> dict:
+    overrides = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--set")
+        overrides[key.strip()] = value
+    return overrides
+
+
+def load_tasks(file: str, task_name: str | None, overrides: dict | None) -> list[dict]:
+    """The IRs to run: the named task, or every task defined in the file itself."""
+    from .. import api
+    if task_name:
+        return [api.load(file, task=task_name, overrides=overrides or None)]
+    names = api.task_names(file)
+    return [api.load(file, task=name, overrides=overrides or None) for name in names]
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _print_table(rows: dict, err: bool = False) -> None:
+    from ..train.metrics import format_table
+    rows = {name: metrics for name, metrics in rows.items() if metrics}
+    if rows:
+        click.echo(format_table(rows), err=err)
+
+
+def _run_one(task: dict, out, device) -> dict:
+    from ..train.runner import train_task
+    summary = train_task(task, out=out, device=device, progress=_progress(),
+                         echo=lambda text: click.echo(text, err=True))
+    click.echo(f"task {task['name']}: {summary['run_dir']}")
+    _print_table({"test": summary.get("test"), "validation": summary.get("validation")})
+    return summary
+
+
+def _run_sweep(task: dict, out, device) -> dict:
+    from ..train.rundir import RunDir, default_run_dir
+    from ..train.runner import check_run_dir_free, train_task
+    from ..train.sweep import aggregate, apply_point, grid, point_name
+    root = Path(out) if out else default_run_dir(task["name"])
+    check_run_dir_free(root)
+    summaries, rows = [], {}
+    points = grid(task["sweep"])
+    for number, point in enumerate(points, 1):
+        name = point_name(point)
+        click.echo(f"sweep {task['name']} [{number}/{len(points)}] {name}", err=True)
+        summary = train_task(apply_point(task, point), out=root / name, device=device,
+                             progress=_progress(), echo=lambda text: click.echo(text, err=True))
+        summaries.append({"point": point, **summary})
+        split = "test" if summary.get("test") else "validation"
+        rows[name] = summary.get(split)
+    split = "test" if summaries and summaries[0].get("test") else "validation"
+    result = {"task": task["name"], "split": split, "sweep": task["sweep"],
+              "runs": [{"point": s["point"], "run_dir": s["run_dir"],
+                        "metrics": s.get(split), "wall_seconds": s["wall_seconds"],
+                        "train_seconds": (s.get("train") or {}).get("seconds")}
+                       for s in summaries],
+              "aggregate": aggregate(summaries, split)}
+    RunDir(root).write_json("sweep.json", result)
+    agg = result["aggregate"]
+    mean = {k: (v["mean"] if "mean" in v else {lab: x["mean"] for lab, x in v.items()})
+            for k, v in agg.items()}
+    std = {k: (v["std"] if "std" in v else {lab: x["std"] for lab, x in v.items()})
+           for k, v in agg.items()}
+    click.echo(f"sweep {task['name']}: {root} ({split})")
+    _print_table({**rows, "mean": mean, "std": std})
+    for key in ("accuracy", "macro_f1"):
+        if key in agg:
+            click.echo(f"{key}: {100 * agg[key]['mean']:.2f} ± {100 * agg[key]['std']:.2f} "
+                       f"over {len(agg[key]['values'])} runs")
+    return result
+
+
+@click.command("train")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--task", "task_name", help="the task to run (default: every task in FILE)")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="run directory (default: runs/<task>-<timestamp>); must not exist or be empty")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="override a field, e.g. --set train.epochs=1 (repeatable)")
+@click.option("--device", type=DEVICE, default=None, help="default: the task's train.device")
+def train_command(file, task_name, out, sets, device):
+    """Train and evaluate the tasks of FILE; each run fills a run directory."""
+    with clean_errors():
+        tasks = load_tasks(file, task_name, parse_sets(sets))
+        for task in tasks:
+            target = out
+            if out and len(tasks) > 1:
+                target = str(Path(out) / task["name"])
+            if task.get("sweep"):
+                _run_sweep(task, target, device)
+            else:
+                _run_one(task, target, device)
+
+
+@click.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--checkpoint", required=True, type=click.Path(),
+              help="a run directory or its checkpoint/ folder")
+@click.option("--task", "task_name", help="the task of FILE whose data to use "
+                                          "(default: the checkpoint's task)")
+@click.option("--split", type=click.Choice(["test", "validation", "train"]), default=None,
+              help="default: test, else validation")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a field")
+@click.option("--device", type=DEVICE, default=None)
+def eval_command(file, checkpoint, task_name, split, sets, device):
+    """Evaluate a trained checkpoint on FILE's data; print the metrics table."""
+    from ..train.checkpoint import read_checkpoint_task
+    from ..train.inference import evaluate_checkpoint
+    with clean_errors():
+        saved = read_checkpoint_task(checkpoint)
+        task = load_tasks(file, task_name or saved["name"], parse_sets(sets))[0]
+        name, _, result = evaluate_checkpoint(task, checkpoint, split=split, device=device,
+                                              progress=_progress())
+        click.echo(f"task {task['name']} on {name} ({result.examples} examples, "
+                   f"{result.examples_per_second:.1f} examples/s)")
+        _print_table({name: result.metrics})
+
+
+@click.command("predict")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--checkpoint", required=True, type=click.Path(),
+              help="a run directory or its checkpoint/ folder")
+@click.option("--text", "texts", multiple=True, help="an input for the template's one field "
+                                                    "(repeatable)")
+@click.option("--input", "input_path", type=click.Path(dir_okay=False),
+              help="a data file (.tsv, .csv, .jsonl) with the template's fields")
+@click.option("--output", type=click.Path(dir_okay=False), help="write the TSV here "
+                                                                "instead of stdout")
+@click.option("--device", type=DEVICE, default=None)
+def predict_command(file, checkpoint, texts, input_path, output, device):
+    """Predict labels with a trained checkpoint; prints TSV: input, prediction, probabilities."""
+    from ..errors import DataError
+    from ..train.checkpoint import read_checkpoint_task
+    from ..train.inference import (load_for_inference, predict_table, read_input,
+                                   table_from_texts, template_fields)
+    from ..train.rundir import write_tsv
+    with clean_errors():
+        if bool(texts) == bool(input_path):
+            raise DataError("give either --text (one or more) or --input FILE")
+        saved = read_checkpoint_task(checkpoint)
+        load_tasks(file, saved["name"], None)  # FILE must still check clean and hold the task
+        model, torch_device = load_for_inference(checkpoint, device)
+        table = table_from_texts(model.task, list(texts)) if texts else read_input(input_path)
+        result = predict_table(model, torch_device, table, progress=_progress())
+        fields = template_fields(model.task)
+        labels = [str(label) for label in model.labels]
+        header = [*fields, "prediction", *[f"p({label})" for label in labels]]
+        rows = [[*(row[f] for f in fields), result.predictions[i],
+                 *result.probabilities[i].tolist()] for i, row in enumerate(table.rows)]
+        if output:
+            write_tsv(Path(output), header, rows)
+            click.echo(f"wrote {len(rows)} predictions to {output}", err=True)
+        else:
+            click.echo("\t".join(header))
+            for row in rows:
+                click.echo("\t".join(f"{v:.6g}" if isinstance(v, float) else
+                                     str(v).replace("\t", " ") for v in row))
+        if result.metrics:
+            _print_table({"input": result.metrics}, err=not output)
+
+
+COMMANDS = [train_command, eval_command, predict_command]

@@ -98,7 +98,10 @@ class RunDir:
             os.fsync(handle.fileno())
 
     def write_summary(self, summary: dict) -> Path:
-        return self._write_text("summary.json", dumps(summary, indent=2) + "\n")
+        return self.write_json("summary.json", summary)
+
+    def write_json(self, name: str, value) -> Path:
+        return self._write_text(name, dumps(value, indent=2) + "\n")
 
     def write_predictions(self, header: list[str], rows) -> Path:
         return write_tsv(self.path / "predictions.tsv", header, rows)

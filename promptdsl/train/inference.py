@@ -1,0 +1,76 @@
+"""Evaluation and prediction from a saved checkpoint (`promptc eval`, `promptc predict`)."""
+from __future__ import annotations
+
+from ..data import Table, read_table
+from ..errors import DataError
+from . import splits
+from .checkpoint import CheckpointError, load_checkpoint
+from .seeding import autocast_dtype, resolve_device
+from .trainer import Trainer
+
+
+def _trainer(model, task, device, progress) -> Trainer:
+    return Trainer(model, task, device,
+                   autocast_dtype=autocast_dtype(task["train"].get("precision"), device),
+                   progress=progress)
+
+
+def load_for_inference(checkpoint, device: str | None = None):
+    """(model, torch device) of a checkpoint or run directory."""
+    torch_device = resolve_device(device)
+    return load_checkpoint(checkpoint, torch_device), torch_device
+
+
+def evaluate_checkpoint(task: dict, checkpoint, *, split: str | None = None,
+                        device: str | None = None, progress: bool = True):
+    """Evaluate a checkpoint on `task`'s data (its test split, else validation).
+
+    The graph comes from the checkpoint; the data from `task`, so a file may point a trained
+    model at other data with the same labels. Returns (split name, Table, EvalResult)."""
+    model, torch_device = load_for_inference(checkpoint, device or task["train"].get("device"))
+    if [str(x) for x in model.labels] != [l["label"] for l in task["verbalizer"]["labels"]]:
+        raise CheckpointError(f"{checkpoint}: the checkpoint's labels "
+                              f"({', '.join(map(str, model.labels))}) differ from task "
+                              f"`{task['name']}`'s")
+    names = [split] if split else ["test", "validation"]
+    for name in names:
+        table = splits.read_split(task, name)
+        if table is not None:
+            break
+    else:
+        raise DataError(f"the task has no data.{' or data.'.join(names)} to evaluate on",
+                        task.get("file"))
+    encoded = splits.EncodedSplit(name, model, table)
+    result = _trainer(model, model.task, torch_device, progress).evaluate(encoded, desc=name)
+    return name, table, result
+
+
+def template_fields(task: dict) -> list:
+    return list(dict.fromkeys(p["name"] for p in task["template"]["pieces"]
+                              if p["type"] == "field"))
+
+
+def table_from_texts(task: dict, texts: list) -> Table:
+    """A Table of `--text` inputs: each text fills the template's one field."""
+    fields = template_fields(task)
+    if len(fields) != 1:
+        raise DataError(f"--text fills one field, but the template has {len(fields)} "
+                        f"({', '.join(fields) or 'none'}); use --input with a data file")
+    return Table("<--text>", [fields[0]], [{fields[0]: t} for t in texts],
+                 list(range(1, len(texts) + 1)), header_line=None)
+
+
+def predict_table(model, device, table: Table, progress: bool = True):
+    """EvalResult (predictions and probabilities) for the rows of `table`; a label column, if
+    present, is used for metrics too."""
+    task = model.task
+    table.require_columns(template_fields(task), role="template field")
+    labelled = task["data"]["label"] in table.columns
+    encoded = splits.EncodedSplit("predict", model, table, labelled=labelled)
+    return _trainer(model, task, device, progress).evaluate(encoded, desc="predict")
+
+
+def read_input(path) -> Table:
+    table = read_table(path)
+    table.require_rows("prediction")
+    return table
