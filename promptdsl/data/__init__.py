@@ -1,9 +1,31 @@
 """The data path: read → sample → render + tokenize (batched) → cache → batches.
 
-Light to import (no torch): `Table`, `read_table`, `read_header`. The tensor side lives in
-`promptdsl.data.render`, `.collate`, `.batching`, `.cache`, `.dataset`.
+Importing this package is light (no torch, no transformers): `Table`, `read_table`,
+`read_header`, `sample_per_label`. The tensor side is loaded on first use:
+`encode(model, rows) -> Features`, `encode_split(model, path, shots=…)`,
+`collate(features, indices=None) -> batch`, `PromptDataset`, `Renderer`, `train_batches`,
+`eval_batches`, `restore_order`, `label_word_ids`. See docs/data.md.
 """
 from .readers import format_for, read_header, read_table
+from .sampling import sample_per_label
 from .table import Table, did_you_mean
 
-__all__ = ["Table", "read_table", "read_header", "format_for", "did_you_mean"]
+_LAZY = {
+    "encode": "api", "encode_split": "api", "renderer_for": "api", "PromptDataset": "api",
+    "collate": "collator", "padding_waste": "collator", "Features": "features",
+    "Renderer": "render", "train_batches": "batching", "eval_batches": "batching",
+    "restore_order": "batching", "label_word_ids": "tokens",
+    "add_demonstrations": "demonstrations", "sample_demonstrations": "demonstrations",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Table", "read_table", "read_header", "format_for", "did_you_mean",
+           "sample_per_label", *_LAZY]

@@ -1,0 +1,145 @@
+"""The data path's entry points for the model and the runtime.
+
+- `renderer_for(model)`: the Renderer of a PromptModel (or anything with `tokenizer`, `family`,
+  `task` and optionally `template.pieces`, `labels`, `backbone.config`).
+- `encode(model, rows)`: Features of a Table / list of dicts / list of texts (cached when the
+  rows come from a file).
+- `encode_split(model, path, shots=…, sample_seed=…)`: read (+ sample) + encode one data file;
+  a cache hit skips reading and tokenizing.
+- `PromptDataset`: Features plus batching (`train_batches` / `eval_batches`), what the trainer
+  iterates.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from . import cache
+from .batching import eval_batches, restore_order, train_batches
+from .collator import collate
+from .features import Features
+from .readers import read_table
+from .render import Renderer
+from .sampling import sample_per_label
+from .table import Table
+
+
+def _pieces(model) -> list:
+    template = getattr(model, "template", None)
+    pieces = getattr(template, "pieces", None)
+    if pieces is None:
+        pieces = model.task["template"]["pieces"]
+    return pieces
+
+
+def renderer_for(model) -> Renderer:
+    """The model's Renderer, built once per template state (methods may prepend soft tokens)."""
+    if isinstance(model, Renderer):
+        return model
+    pieces = _pieces(model)
+    key = json.dumps(pieces, sort_keys=True, default=str)
+    held = getattr(model, "_data_renderer", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    task = getattr(model, "task", None) or {}
+    labels = getattr(model, "labels", None)
+    if labels is None and task.get("verbalizer"):
+        labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
+    config = getattr(getattr(model, "backbone", None), "config", None)
+    renderer = Renderer(
+        model.tokenizer, pieces, model.family,
+        max_length=(task.get("train") or {}).get("max_length"),
+        labels=labels, label_column=(task.get("data") or {}).get("label"),
+        mask_name=(task.get("verbalizer") or {}).get("mask"),
+        decoder_start_token_id=getattr(config, "decoder_start_token_id", None))
+    try:
+        object.__setattr__(model, "_data_renderer", (key, renderer))
+    except (AttributeError, TypeError):
+        pass
+    return renderer
+
+
+def _renderer_key(renderer: Renderer, require_labels: bool) -> dict:
+    return {"pieces": renderer.pieces, "family": renderer.family,
+            "max_length": renderer.max_length, "labels": renderer.labels,
+            "label_column": renderer.label_column, "mask": renderer.mask_name,
+            "decoder": renderer.decoder_input_ids, "require_labels": require_labels,
+            "tokenizer": cache.tokenizer_fingerprint(renderer.tokenizer)}
+
+
+def encode(model, rows, *, require_labels: bool = False, use_cache: bool = True) -> Features:
+    """Render + tokenize `rows` through `model`'s template and tokenizer.
+
+    A Table read from a file is cached under the file's content and its row lines."""
+    renderer = renderer_for(model)
+    cacheable = use_cache and isinstance(rows, Table) and rows.path != "<input>"
+    if cacheable:
+        try:
+            digest = cache.file_digest(rows.path)
+        except OSError:
+            cacheable = False
+    if not cacheable:
+        return renderer.encode(rows, require_labels=require_labels)
+    lines = np.asarray(rows.lines, np.int64).tobytes()
+    key = cache.cache_key({"file": digest, "rows": hashlib.sha256(lines).hexdigest(),
+                           **_renderer_key(renderer, require_labels)})
+    features = cache.load(key)
+    if features is None:
+        features = renderer.encode(rows, require_labels=require_labels)
+        cache.save(key, features)
+    return features
+
+
+def encode_split(model, path, *, shots: int | None = None, sample_seed: int = 13,
+                 require_labels: bool = True, purpose: str = "this split",
+                 use_cache: bool = True) -> Features:
+    """Read `path` (with `shots` rows per label drawn with `sample_seed`) and encode it. On a
+    cache hit the file is hashed but neither parsed nor tokenized."""
+    renderer = renderer_for(model)
+    key = None
+    if use_cache and cache.enabled():
+        if not os.path.isfile(path):
+            return encode_split(model, path, shots=shots, sample_seed=sample_seed,
+                                require_labels=require_labels, purpose=purpose, use_cache=False)
+        key = cache.cache_key({"file": cache.file_digest(path),
+                               "shots": shots, "sample_seed": sample_seed if shots else None,
+                               **_renderer_key(renderer, require_labels)})
+        features = cache.load(key)
+        if features is not None:
+            return features
+    table = read_table(path)
+    table.require_rows(purpose)
+    if shots:
+        table = sample_per_label(table, renderer.label_column, int(shots), int(sample_seed),
+                                 labels=renderer.labels)
+    features = renderer.encode(table, require_labels=require_labels)
+    if key:
+        cache.save(key, features)
+    return features
+
+
+class PromptDataset:
+    """A split ready for the trainer: `features`, and batches of row indices + tensors."""
+
+    def __init__(self, features: Features):
+        self.features = features
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def train_batches(self, batch_size: int, seed: int, epoch: int = 0):
+        """Yield (indices, batch): shuffled with (seed, epoch), length-bucketed."""
+        for indices in train_batches(self.features.lengths, batch_size, seed, epoch):
+            yield indices, collate(self.features, indices)
+
+    def eval_batches(self, batch_size: int):
+        """Yield (indices, batch), longest rows first; use `restore_order` on the outputs."""
+        for indices in eval_batches(self.features.lengths, batch_size):
+            yield indices, collate(self.features, indices)
+
+
+__all__ = ["renderer_for", "encode", "encode_split", "collate", "PromptDataset",
+           "train_batches", "eval_batches", "restore_order", "Features"]

@@ -1,0 +1,97 @@
+"""Tokenization cache: rendered Features stored as safetensors, keyed by everything that decides
+them — the data file's bytes, which rows (few-shot sampling), the template, the tokenizer, the
+max length, the labels — so a second run over the same data does not tokenize again.
+
+Location: `$PROMPTDSL_CACHE/tokenized`, else `$XDG_CACHE_HOME/promptdsl/tokenized`, else
+`~/.cache/promptdsl/tokenized`. `PROMPTDSL_NO_CACHE=1` switches it off. A cache file that
+cannot be read is ignored and rewritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import weakref
+from pathlib import Path
+
+from .features import Features
+
+FORMAT_VERSION = 1
+_file_hashes: dict = {}
+_tokenizer_prints: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("PROMPTDSL_CACHE")
+    if root:
+        return Path(root) / "tokenized"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "promptdsl" / "tokenized"
+
+
+def enabled() -> bool:
+    return not os.environ.get("PROMPTDSL_NO_CACHE")
+
+
+def file_digest(path) -> str:
+    """sha256 of the file's bytes (remembered per path, size and mtime within one process)."""
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _file_hashes:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _file_hashes[key] = digest.hexdigest()
+    return _file_hashes[key]
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Hash of the tokenizer's full definition (vocabulary, merges, normalizer, specials)."""
+    try:
+        return _tokenizer_prints[tokenizer]
+    except (KeyError, TypeError):
+        pass
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    body = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab().items()))
+    specials = json.dumps(getattr(tokenizer, "special_tokens_map", {}), sort_keys=True, default=str)
+    digest = hashlib.sha256((body + specials).encode("utf-8")).hexdigest()
+    try:
+        _tokenizer_prints[tokenizer] = digest
+    except TypeError:  # not weak-referenceable: just recompute next time
+        pass
+    return digest
+
+
+def cache_key(parts: dict) -> str:
+    text = json.dumps({"version": FORMAT_VERSION, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def load(key: str) -> Features | None:
+    path = cache_dir() / f"{key}.safetensors"
+    if not enabled() or not path.exists():
+        return None
+    try:
+        from safetensors import safe_open
+        with safe_open(str(path), framework="numpy") as handle:
+            arrays = {name: handle.get_tensor(name) for name in handle.keys()}
+            metadata = handle.metadata()
+        return Features.from_arrays(arrays, metadata)
+    except Exception:  # a damaged or foreign file: ignore it, it is rewritten
+        return None
+
+
+def save(key: str, features: Features) -> None:
+    if not enabled():
+        return
+    from safetensors.numpy import save_file
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays, metadata = features.to_arrays()
+        tmp = folder / f"{key}.{os.getpid()}.safetensors.tmp"
+        save_file(arrays, str(tmp), metadata=metadata)
+        os.replace(tmp, folder / f"{key}.safetensors")
+    except OSError:  # a read-only or full disk only costs the next run a re-tokenization
+        pass

@@ -1,0 +1,89 @@
+"""`Features`: a whole split rendered and tokenized, stored flat (one array of all tokens plus
+row offsets) so that batches are cut out with numpy indexing, never a Python loop per row."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# per-token flags: what piece of the template a token came from
+FIELD, SOFT, MASK, SHORTENABLE, SPECIAL = 1, 2, 4, 8, 16
+
+
+@dataclass
+class Features:
+    """Rendered rows. Row i's tokens are `ids[offsets[i]:offsets[i+1]]`.
+
+    - `ids`: token ids (soft positions hold `pad_id`); `soft`: -1 for hard tokens, else the index
+      into the soft-token table; `flags`: FIELD | SOFT | MASK | SHORTENABLE | SPECIAL bits.
+    - `mask_rel`: position inside the row of the token whose prediction is read (the mask for
+      mlm / seq2seq encoder input, the last token for causal).
+    - `labels`: label index per row, or None when the split has no labels.
+    - `lines`: source line of each row in `path` (for error messages and predictions).
+    - `decoder_input_ids`: seq2seq only, the same decoder prefix for every row.
+    - `mask_space`: whether [MASK] follows whitespace (label words then get a leading space).
+    """
+    ids: np.ndarray
+    soft: np.ndarray
+    flags: np.ndarray
+    offsets: np.ndarray
+    mask_rel: np.ndarray
+    labels: np.ndarray | None
+    lines: np.ndarray
+    path: str
+    family: str
+    pad_id: int
+    decoder_input_ids: list | None = None
+    mask_space: bool = True
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def padding_side(self) -> str:
+        """Causal models read the last position, so they pad on the left."""
+        return "left" if self.family == "causal" else "right"
+
+    def row(self, i: int) -> dict:
+        """One row's arrays (for debugging and tests)."""
+        a, b = self.offsets[i], self.offsets[i + 1]
+        return {"ids": self.ids[a:b].tolist(), "soft": self.soft[a:b].tolist(),
+                "flags": self.flags[a:b].tolist(), "mask_rel": int(self.mask_rel[i]),
+                "label": None if self.labels is None else int(self.labels[i]),
+                "line": int(self.lines[i])}
+
+    def select(self, indices) -> "Features":
+        """A new Features holding rows `indices`, in that order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        starts, ends = self.offsets[indices], self.offsets[indices + 1]
+        lengths = ends - starts
+        offsets = np.zeros(len(indices) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        take = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]))
+        return Features(self.ids[take], self.soft[take], self.flags[take], offsets,
+                        self.mask_rel[indices],
+                        None if self.labels is None else self.labels[indices],
+                        self.lines[indices], self.path, self.family, self.pad_id,
+                        self.decoder_input_ids, self.mask_space, dict(self.meta))
+
+    # -- (de)serialisation for the cache: arrays as tensors, the rest as JSON metadata
+    _ARRAYS = ("ids", "soft", "flags", "offsets", "mask_rel", "labels", "lines")
+
+    def to_arrays(self) -> tuple:
+        arrays = {k: np.ascontiguousarray(getattr(self, k)) for k in self._ARRAYS
+                  if getattr(self, k) is not None}
+        meta = {"path": self.path, "family": self.family, "pad_id": self.pad_id,
+                "decoder_input_ids": self.decoder_input_ids, "mask_space": self.mask_space,
+                "meta": self.meta}
+        return arrays, {"features": json.dumps(meta)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, metadata: dict) -> "Features":
+        meta = json.loads(metadata["features"])
+        return cls(**{k: arrays.get(k) for k in cls._ARRAYS}, **meta)
