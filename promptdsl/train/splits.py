@@ -3,8 +3,7 @@ deterministic batches. Reading, few-shot sampling, rendering, label mapping, buc
 collating belong to `promptdsl.data`; this module only wires them to one model."""
 from __future__ import annotations
 
-from ..data import read_table
-from ..data.batching import eval_batches, train_batches
+from ..data import read_table, sample_per_label
 
 SPLITS = ("train", "validation", "test", "unlabeled")
 
@@ -26,22 +25,21 @@ def few_shot(task: dict, table):
     shots = task["data"].get("shots")
     if not shots or table is None:
         return table
-    from ..data.sampler import sample_per_label
     labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
     return sample_per_label(table, task["data"]["label"], int(shots),
                             int(task["data"]["sample_seed"]), labels=labels)
 
 
 class EncodedSplit:
-    """One split rendered and tokenized through one model (labels as class indices when the
-    table has the label column)."""
+    """One split rendered and tokenized through one model: `features` (labels as class indices
+    when `labelled`; a label the verbalizer lacks is a DataError at its line) and batches."""
 
     def __init__(self, name: str, model, table, labelled: bool = True):
+        from ..data import PromptDataset, encode
         self.name = name
         self.table = table
-        self.model = model
-        self.features = model.encode(table) if labelled else model.encode(table, labels=False)
-        self.lengths = self.features.lengths
+        self.features = encode(model, table, require_labels=labelled)
+        self.dataset = PromptDataset(self.features)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -57,15 +55,10 @@ class EncodedSplit:
     def num_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
 
-    def _batch(self, indices: list):
-        return indices, self.model.collate(self.features, indices)
-
     def train_batches(self, batch_size: int, seed: int, epoch: int = 0):
-        """Length-bucketed, shuffled batches; the order depends only on seed and epoch."""
-        for indices in train_batches(self.lengths, batch_size, seed, epoch):
-            yield self._batch(indices)
+        """(indices, batch) length-bucketed and shuffled; the order depends on seed and epoch."""
+        return self.dataset.train_batches(batch_size, seed, epoch)
 
     def eval_batches(self, batch_size: int):
-        """Batches of similar length (less padding); callers put results back in row order."""
-        for indices in eval_batches(self.lengths, batch_size):
-            yield self._batch(indices)
+        """(indices, batch) of similar lengths; callers put results back in row order."""
+        return self.dataset.eval_batches(batch_size)

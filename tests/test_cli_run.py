@@ -1,0 +1,114 @@
+"""`promptc train | eval | predict` end to end on a tiny model and a .prompt file."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from promptdsl.cli import main
+
+ROWS = [("a great movie", "1"), ("a terrible movie", "0"), ("great , really great", "1"),
+        ("terrible , just terrible", "0"), ("it was great", "1"), ("it was terrible", "0")]
+
+PROMPT = """
+task tiny {{
+  model: "{model}"
+  data {{
+    train: "train.tsv"
+    test: "test.tsv"
+    label: label
+  }}
+  template: "{{sentence}} It was [MASK] ."
+  verbalizer {{
+    "0": "terrible"
+    "1": "great"
+  }}
+  method finetune {{ }}
+  train {{
+    epochs: 2
+    batch_size: 4
+    learning_rate: 1e-3
+    device: cpu
+  }}
+}}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, tiny_model_dir, write_tsv):
+    write_tsv(ROWS, name="train.tsv")
+    write_tsv(ROWS, name="test.tsv")
+    path = tmp_path / "tiny.prompt"
+    path.write_text(PROMPT.format(model=tiny_model_dir("bert")), encoding="utf-8")
+    return tmp_path
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result
+
+
+def test_train_eval_predict(project):
+    out = project / "run"
+    result = run("train", project / "tiny.prompt", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.output and "F1[0]" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["train"]["steps"] == 4 and summary["device"] == "cpu"
+    assert summary["parameters"]["trainable"] == summary["parameters"]["total"]
+    assert summary["checkpoint_bytes"] > 0
+
+    result = run("eval", project / "tiny.prompt", "--checkpoint", out)
+    assert result.exit_code == 0, result.output
+    accuracy = f"{100 * summary['test']['accuracy']:.2f}"
+    assert accuracy in result.output.splitlines()[-1]
+
+    result = run("predict", project / "tiny.prompt", "--checkpoint", out,
+                 "--text", "a great film", "--text", "a terrible film")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t") == ["sentence", "prediction", "p(0)", "p(1)"]
+    assert [line.split("\t")[0] for line in lines[1:]] == ["a great film", "a terrible film"]
+
+    result = run("predict", project / "tiny.prompt", "--checkpoint", out / "checkpoint",
+                 "--input", project / "test.tsv", "--output", project / "pred.tsv")
+    assert result.exit_code == 0, result.output
+    assert len((project / "pred.tsv").read_text().splitlines()) == len(ROWS) + 1
+
+
+def test_set_overrides_a_field(project):
+    result = run("train", project / "tiny.prompt", "--out", project / "run",
+                 "--set", "train.epochs=1")
+    assert result.exit_code == 0, result.output
+    assert json.loads((project / "run" / "summary.json").read_text())["train"]["steps"] == 2
+
+
+def test_bad_data_is_exit_2_with_file_and_line(project, write_tsv):
+    write_tsv(ROWS[:3] + [("an odd one", "7")], name="test.tsv")
+    result = run("train", project / "tiny.prompt", "--out", project / "run")
+    assert result.exit_code == 2
+    assert "test.tsv:5:" in result.stderr and "'7'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_existing_run_dir_keeps_its_files(project):
+    out = project / "run"
+    out.mkdir()
+    (out / "summary.json").write_text('{"keep": true}')
+    result = run("train", project / "tiny.prompt", "--out", out)
+    assert result.exit_code == 2 and "not empty" in result.stderr
+    assert (out / "summary.json").read_text() == '{"keep": true}'
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+
+
+def test_predict_needs_text_or_input(project):
+    assert run("train", project / "tiny.prompt", "--out", project / "run").exit_code == 0
+    result = run("predict", project / "tiny.prompt", "--checkpoint", project / "run")
+    assert result.exit_code == 2 and "--text" in result.stderr
+
+
+def test_missing_checkpoint_is_a_clean_error(project):
+    result = run("eval", project / "tiny.prompt", "--checkpoint", project / "nowhere")
+    assert result.exit_code == 2 and "no such checkpoint" in result.stderr
+    assert "Traceback" not in result.output
