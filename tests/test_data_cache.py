@@ -1,0 +1,92 @@
+"""The tokenization cache: a second encode of the same file does not call the tokenizer."""
+import pytest
+
+import tiny
+from promptdsl.data import encode, encode_split, read_table
+
+
+class Counting:
+    """Wraps a tokenizer and counts calls that tokenize."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.inner(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class FakeModel:
+    def __init__(self, tokenizer, template="{sentence} It was [MASK] .", max_length=64):
+        self.tokenizer, self.family = tokenizer, "mlm"
+        self.labels = ["0", "1"]
+        self.task = {"template": {"pieces": tiny.pieces_from_text(template)},
+                     "train": {"max_length": max_length}, "data": {"label": "label"},
+                     "verbalizer": {"mask": None}}
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTDSL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("PROMPTDSL_NO_CACHE", raising=False)
+    return tmp_path / "cache"
+
+
+def field_calls(model, run):
+    """Tokenizer calls made by `run()` beyond building the renderer."""
+    from promptdsl.data import renderer_for
+    renderer_for(model)
+    before = model.tokenizer.calls
+    result = run()
+    return model.tokenizer.calls - before, result
+
+
+def test_second_encode_split_hits_the_cache(cache_dir, sst2_tsv):
+    tokenizer = Counting(tiny.build_tokenizer("bert"))
+    model = FakeModel(tokenizer)
+    calls, first = field_calls(model, lambda: encode_split(model, sst2_tsv))
+    assert calls >= 1
+    assert list((cache_dir / "tokenized").glob("*.safetensors"))
+    model2 = FakeModel(tokenizer)  # a new run: new model object, same everything
+    calls, second = field_calls(model2, lambda: encode_split(model2, sst2_tsv))
+    assert calls == 0
+    assert (second.ids == first.ids).all() and (second.labels == first.labels).all()
+    assert second.mask_space == first.mask_space and second.path == first.path
+
+
+def test_cache_key_changes_with_template_max_length_data_and_shots(cache_dir, sst2_tsv, write_tsv):
+    tokenizer = Counting(tiny.build_tokenizer("bert"))
+    encode_split(FakeModel(tokenizer), sst2_tsv)
+    for model, path, shots in [
+            (FakeModel(tokenizer, template="{sentence} It is [MASK] ."), sst2_tsv, None),
+            (FakeModel(tokenizer, max_length=8), sst2_tsv, None),
+            (FakeModel(tokenizer), sst2_tsv, 2)]:
+        calls, _ = field_calls(model, lambda: encode_split(model, path, shots=shots))
+        assert calls >= 1
+    changed = write_tsv(tiny.SST2_ROWS[:5], name="sst2.tsv")  # same path, other bytes
+    model = FakeModel(tokenizer)
+    calls, features = field_calls(model, lambda: encode_split(model, changed))
+    assert calls >= 1 and len(features) == 5
+
+
+def test_encode_of_a_table_is_cached_and_in_memory_rows_are_not(cache_dir, sst2_tsv):
+    tokenizer = Counting(tiny.build_tokenizer("roberta"))
+    model = FakeModel(tokenizer)
+    table = read_table(sst2_tsv)
+    encode(model, table)
+    calls, _ = field_calls(model, lambda: encode(model, read_table(sst2_tsv)))
+    assert calls == 0
+    calls, _ = field_calls(model, lambda: encode(model, table.rows))
+    assert calls >= 1
+
+
+def test_no_cache_switch(cache_dir, sst2_tsv, monkeypatch):
+    monkeypatch.setenv("PROMPTDSL_NO_CACHE", "1")
+    tokenizer = Counting(tiny.build_tokenizer("bert"))
+    encode_split(FakeModel(tokenizer), sst2_tsv)
+    model = FakeModel(tokenizer)
+    calls, _ = field_calls(model, lambda: encode_split(model, sst2_tsv))
+    assert calls >= 1 and not (cache_dir / "tokenized").exists()
