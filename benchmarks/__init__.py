@@ -1,0 +1,1 @@
+"""The promptdsl benchmark suite (see docs/benchmarks.md): `python -m benchmarks.run`."""

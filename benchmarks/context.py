@@ -1,0 +1,76 @@
+"""What every figure gets: quick or full sizes, the device, the data, the step counts, and
+`emit(record)`, which prints one JSON line per figure and keeps it for the table and notes."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import measure, models, sst2
+
+
+def quiet_libraries() -> None:
+    """No progress bars or info logs from transformers: the output is JSON lines."""
+    import os
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+@dataclass
+class Context:
+    quick: bool = False
+    data: str | None = None             # SST-2 folder (default: the repo's copy)
+    device_name: str = "auto"
+    only_models: tuple = ()             # restrict to these model names (empty: all)
+    records: list = field(default_factory=list)
+    out = sys.stdout
+
+    def __post_init__(self):
+        quiet_libraries()
+        self.device, self.autocast_dtype = measure.device_and_autocast(self.device_name)
+        self._data = None
+
+    # sizes of the run ------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """Timed steps per candidate (the median is taken over them)."""
+        return 3 if self.quick else 8
+
+    @property
+    def gpu(self) -> bool:
+        return self.device.type == "cuda"
+
+    def sizes(self) -> dict:
+        chosen = models.sizes(self.quick)
+        if self.only_models:
+            chosen = {k: v for k, v in chosen.items() if k in self.only_models}
+        return chosen
+
+    def batch_size(self, size: models.ModelSize) -> int:
+        return size.gpu_batch_size if self.gpu else size.batch_size
+
+    # data ------------------------------------------------------------------------
+    def data_folder(self) -> Path:
+        return sst2.find_folder(self.data)
+
+    def splits(self):
+        """(train, dev) SST-2 splits, read once."""
+        if self._data is None:
+            limits = (2000, 200) if self.quick else (None, None)
+            self._data = sst2.load(self.data_folder(), *limits)
+        return self._data
+
+    def model_dir(self, size: models.ModelSize) -> Path:
+        train, _ = self.splits()
+        texts = train.sentences + [f"It was {w} ." for w in sst2.LABEL_WORDS.values()]
+        return models.model_dir(size, texts)
+
+    # output ----------------------------------------------------------------------
+    def emit(self, record: dict) -> dict:
+        record = {"device": self.device.type, **record}
+        self.records.append(record)
+        print(json.dumps(record, sort_keys=False), file=self.out, flush=True)
+        return record
