@@ -1,0 +1,87 @@
+"""`compile_task(ir)`: a task IR → a PromptModel, methods applied.
+
+Steps: resolve + load the backbone (Auto classes, family from its config) → compile the template
+(soft-token table) → soft prompt initialised from the embeddings → verbalizer built by its
+kind's plugin → backbone frozen → each method's `apply(model, options)` in file order.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import ModelError, PluginError
+from ..registry import get_registry
+from .backbone import load_backbone
+from .prompt_model import PromptModel
+from .soft_prompt import SoftPrompt
+from .template import CompiledTemplate
+from .verbalizer import VerbalizerContext
+
+
+def special_token_ids(tokenizer) -> set:
+    return {int(i) for i in getattr(tokenizer, "all_special_ids", []) or []}
+
+
+def build_verbalizer(model: PromptModel):
+    spec_ir = model.task["verbalizer"]
+    kinds = get_registry().verbalizers
+    spec = kinds.get(spec_ir.get("kind") or "manual")
+    if spec is None:
+        raise PluginError(f"unknown verbalizer kind `{spec_ir.get('kind')}`; known kinds: "
+                          f"{', '.join(sorted(kinds)) or '(none loaded)'}")
+    context = VerbalizerContext(
+        task=model.task, spec=spec_ir, options=dict(spec_ir.get("options") or {}),
+        labels=[entry["label"] for entry in spec_ir["labels"]],
+        words=[list(entry.get("words") or []) for entry in spec_ir["labels"]],
+        tokenizer=model.tokenizer, backbone=model.backbone, family=model.family,
+        model_name=model.task["model"], mask_space=model.renderer().mask_space, model=model)
+    return spec.build(context)
+
+
+def assemble(task: dict, tokenizer, backbone, family: str) -> PromptModel:
+    """The PromptModel of `task` over an already loaded backbone (methods not applied)."""
+    if not task["verbalizer"].get("labels"):
+        raise ModelError("the verbalizer has no labels")
+    template_ir = task["template"]
+    template = CompiledTemplate(template_ir.get("text", ""), template_ir["pieces"], tokenizer,
+                                family, task["model"])
+    embeddings = backbone.get_input_embeddings().weight
+    soft_prompt = SoftPrompt(embeddings.shape[1], dtype=embeddings.dtype,
+                             device=embeddings.device)
+    generator = torch.Generator().manual_seed(int(task["train"].get("seed") or 0))
+    specials = special_token_ids(tokenizer)
+
+    def grow(inits):
+        return soft_prompt.grow(inits, backbone.get_input_embeddings().weight, specials,
+                                generator)
+    grow(template.soft_init)
+    template._grow = grow
+    soft_prompt.generator, soft_prompt.special_ids = generator, specials
+
+    backbone.requires_grad_(False)          # methods decide what else trains
+    model = PromptModel(task, tokenizer, backbone, family, template, soft_prompt)
+    model.verbalizer = build_verbalizer(model)
+    return model
+
+
+def apply_methods(model: PromptModel) -> None:
+    methods = get_registry().methods
+    for method in model.task.get("methods") or []:
+        spec = methods.get(method["name"])
+        if spec is None:
+            raise PluginError(f"unknown method `{method['name']}`; known methods: "
+                              f"{', '.join(sorted(methods)) or '(none loaded)'}")
+        spec.apply(model, dict(method.get("options") or {}))
+    model.methods_applied = True
+
+
+def compile_task(task: dict, device=None, apply: bool = True) -> PromptModel:
+    """Build the PromptModel of a task IR (internals §1) on `device` (default: CPU), with its
+    methods applied in order (`apply=False` leaves them out)."""
+    tokenizer, backbone, family = load_backbone(task["model"])
+    model = assemble(task, tokenizer, backbone, family)
+    if apply:
+        apply_methods(model)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model

@@ -1,0 +1,214 @@
+"""PromptModel (internals §3): template embedder + backbone + verbalizer head, one nn.Module.
+
+Reading the mask. A forward hook on the module that produces the final hidden states (the base
+model for mlm / causal, the decoder for seq2seq) cuts them down to the read position before
+the LM head runs, so the vocabulary projection is computed for one position per example, not
+for every token. This works for any architecture whose head maps hidden states position-wise.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..families import CAUSAL, SEQ2SEQ
+
+
+class PromptModel(nn.Module):
+    def __init__(self, task: dict, tokenizer, backbone, family: str, template, soft_prompt):
+        super().__init__()
+        self.task, self.tokenizer, self.family = task, tokenizer, family
+        self.backbone = backbone
+        self.template = template
+        self.soft_prompt = soft_prompt
+        self.verbalizer: nn.Module | None = None
+        self.labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
+        # methods may add keyword arguments to the backbone call (e.g. past_key_values for
+        # prefix-tuning): each hook is fn(batch, kwargs) and edits kwargs in place
+        self.backbone_kwargs_hooks: list = []
+        self.methods_applied = False
+
+    # ---------------------------------------------------------------- structure
+    def hf_model(self):
+        """The transformers model under any wrapper a method put around it (e.g. PEFT)."""
+        model = self.backbone
+        while hasattr(model, "get_base_model"):
+            inner = model.get_base_model()
+            if inner is model:
+                break
+            model = inner
+        return model
+
+    def _read_module(self):
+        model = self.hf_model()
+        if self.family == SEQ2SEQ:
+            return model.get_decoder()
+        base = model.base_model
+        return None if base is model else base
+
+    def transformer_layers(self) -> list:
+        """The backbone's transformer blocks in order (encoder blocks, then decoder blocks)."""
+        config = self.hf_model().config
+        sizes = {getattr(config, key, None) for key in
+                 ("num_hidden_layers", "num_layers", "num_decoder_layers", "n_layer")}
+        sizes.discard(None)
+        found, prefixes = [], []
+        for name, module in self.hf_model().named_modules():
+            if any(name.startswith(p) for p in prefixes):
+                continue
+            if isinstance(module, nn.ModuleList) and len(module) in sizes and len(module) and \
+                    not isinstance(module[0], (nn.Linear, nn.Embedding, nn.Dropout)):
+                found.extend(module)
+                prefixes.append(name + ".")
+        return found
+
+    @property
+    def device(self) -> torch.device:
+        return self.backbone.get_input_embeddings().weight.device
+
+    # ---------------------------------------------------------------- data
+    def renderer(self):
+        """The data path's Renderer for this model's template (rebuilt when pieces change)."""
+        from ..data.api import renderer_for
+        return renderer_for(self)
+
+    def encode(self, rows, labels: bool | None = None):
+        """Render + tokenize rows (a Table, dicts, or plain strings for a one-field template)
+        into Features (promptdsl.data). Labels are read when the label column is there;
+        `labels=True` requires them, `labels=False` ignores a label key in row dicts."""
+        from ..data.api import encode
+        if labels is False:
+            rows = _without_labels(rows, self.task["data"].get("label"))
+        return encode(self, rows, require_labels=bool(labels))
+
+    def collate(self, features, indices=None) -> dict:
+        from ..data.collator import collate
+        return collate(features, indices)
+
+    # ---------------------------------------------------------------- forward
+    def input_embeddings(self, batch: dict) -> torch.Tensor:
+        """[B, T, H]: hard tokens through the backbone's embeddings, soft positions from the
+        soft-token table."""
+        embeds = self.backbone.get_input_embeddings()(batch["input_ids"])
+        soft_ids = batch.get("soft_ids")
+        if soft_ids is None or self.soft_prompt.n_soft == 0:
+            return embeds
+        table = self.soft_prompt().to(embeds.dtype)
+        is_soft = soft_ids >= 0
+        soft = table[soft_ids.clamp(min=0)]
+        return torch.where(is_soft.unsqueeze(-1), soft, embeds)
+
+    def backbone_kwargs(self, batch: dict) -> dict:
+        attention = batch["attention_mask"]
+        kwargs = {"inputs_embeds": self.input_embeddings(batch), "attention_mask": attention,
+                  "use_cache": False, "return_dict": True}
+        if self.family == CAUSAL:
+            # left padding: positions count real tokens only
+            kwargs["position_ids"] = (attention.long().cumsum(-1) - 1).clamp(min=0)
+        if self.family == SEQ2SEQ:
+            kwargs["decoder_input_ids"] = batch["decoder_input_ids"]
+        for hook in self.backbone_kwargs_hooks:
+            hook(batch, kwargs)
+        return kwargs
+
+    def read(self, batch: dict) -> tuple:
+        """(mask_logits [B, V], mask_hidden [B, H]) at each example's read position."""
+        kwargs = self.backbone_kwargs(batch)
+        positions = batch["mask_pos"]
+        module = self._read_module()
+        if module is None:  # no separate base model: project everything, then pick
+            out = self.backbone(**kwargs, output_hidden_states=True)
+            rows = torch.arange(positions.shape[0], device=positions.device)
+            hidden = (out.decoder_hidden_states if self.family == SEQ2SEQ else out.hidden_states)[-1]
+            return out.logits[rows, positions], hidden[rows, positions]
+        picked = {}
+
+        def cut_to_read_position(_module, _args, output):
+            hidden = output[0]
+            rows = torch.arange(hidden.shape[0], device=hidden.device)
+            picked["hidden"] = hidden[rows, positions.to(hidden.device)]
+            one = picked["hidden"].unsqueeze(1)
+            if isinstance(output, tuple):
+                return (one,) + tuple(output[1:])
+            output["last_hidden_state"] = one
+            return output
+
+        handle = module.register_forward_hook(cut_to_read_position)
+        try:
+            out = self.backbone(**kwargs)
+        finally:
+            handle.remove()
+        return out.logits[:, -1], picked["hidden"]
+
+    def forward(self, batch: dict) -> dict:
+        mask_logits, mask_hidden = self.read(batch)
+        scores = self.verbalizer(mask_logits, mask_hidden)
+        out = {"logits": scores}
+        if batch.get("labels") is not None:
+            out["loss"] = F.cross_entropy(scores.float(), batch["labels"].to(scores.device))
+        return out
+
+    # ---------------------------------------------------------------- prediction
+    @torch.no_grad()
+    def scores(self, rows, batch_size: int | None = None) -> torch.Tensor:
+        """[N, L] label scores for rows, in row order."""
+        from ..data.batching import eval_batches
+        features = self.encode(rows, labels=False)
+        batch_size = batch_size or int(self.task["train"].get("eval_batch_size") or 32)
+        was_training = self.training
+        self.eval()
+        out = torch.empty(len(features), len(self.labels))
+        try:
+            for indices in eval_batches(features.lengths, batch_size):
+                batch = {k: v.to(self.device) for k, v in self.collate(features, indices).items()}
+                out[torch.as_tensor(indices)] = self(batch)["logits"].float().cpu()
+        finally:
+            self.train(was_training)
+        return out
+
+    def predict(self, texts_or_rows, batch_size: int | None = None) -> list:
+        """Label values predicted for plain texts (one-field templates) or row dicts."""
+        if isinstance(texts_or_rows, (str, dict)):
+            texts_or_rows = [texts_or_rows]
+        scores = self.scores(texts_or_rows, batch_size)
+        return [self.labels[i] for i in scores.argmax(-1).tolist()]
+
+    @torch.no_grad()
+    def calibrate(self, rows=None, batch_size: int | None = None) -> None:
+        """Set the verbalizer's calibration (when its `calibrate` option asks for one):
+        `contextual` averages the word probabilities on content-free inputs (every field "N/A",
+        then empty; Zhao et al. 2021), `prior` over `rows` (unlabelled data)."""
+        verbalizer = self.verbalizer
+        if not getattr(verbalizer, "needs_calibration", False):
+            return
+        from ..data.batching import eval_batches
+        verbalizer.set_calibration(None)
+        if verbalizer.calibration_mode == "contextual" or rows is None:
+            fields = list(dict.fromkeys(self.renderer().fields))
+            rows = [{f: value for f in fields} for value in ("N/A", "")]
+        features = self.encode(rows, labels=False)
+        batch_size = batch_size or int(self.task["train"].get("eval_batch_size") or 32)
+        was_training = self.training
+        self.eval()
+        total, n = None, 0
+        try:
+            for indices in eval_batches(features.lengths, batch_size):
+                batch = {k: v.to(self.device) for k, v in self.collate(features, indices).items()}
+                probs = verbalizer.word_probabilities(*self.read(batch)).sum(0)
+                total = probs if total is None else total + probs
+                n += len(indices)
+        finally:
+            self.train(was_training)
+        verbalizer.set_calibration(total / n)
+
+    # ---------------------------------------------------------------- checkpoints
+    def trainable_state_dict(self) -> dict:
+        """Only the parameters that require grad (what a checkpoint stores)."""
+        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+
+
+def _without_labels(rows, column):
+    if column is None or isinstance(rows, (str, dict)) or not isinstance(rows, (list, tuple)):
+        return rows
+    return [{k: v for k, v in r.items() if k != column} if isinstance(r, dict) else r
+            for r in rows]

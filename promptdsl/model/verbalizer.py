@@ -1,0 +1,178 @@
+"""Verbalizers: from what the model predicts at the mask to one score per label.
+
+The pipeline of every kind (after OpenPrompt / KPT):
+    project    vocabulary log-probabilities at the mask -> one score per label word [B, W]
+               (a word of several tokens: `multi_token` mean | first | max of its tokens'
+               log-probabilities, all read at the one mask position)
+    normalize  -> a distribution over all label words (softmax over the W words)
+    calibrate  -> divided by the words' probability on calibration inputs, renormalized
+    aggregate  -> [B, L]: the mean log-probability of each label's words
+
+Label words are kept flat: word w has token ids `word_ids[w]` (padded, `word_mask`) and belongs
+to label `word_owner[w]`. Subclasses (soft, knowledgeable, …) override the steps they change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+
+MULTI_TOKEN = ("mean", "first", "max")
+EPS = 1e-15
+
+
+@dataclass
+class VerbalizerContext:
+    """What `VerbalizerSpec.build(context)` gets.
+
+    - `task`: the task IR; `spec`: its `verbalizer` section; `options`: the kind's options
+      (schema defaults filled in); `labels`: label values in order; `words`: label words per
+      label (same order).
+    - `tokenizer`, `backbone` (the HF model), `family`, `model_name`.
+    - `mask_space`: whether the template has whitespace before the read [MASK] (label words are
+      then tokenized with a leading space where the tokenizer cares).
+    - `model`: the PromptModel being built (its verbalizer is not set yet): for kinds that need
+      to run the model while building (e.g. label-word search), `model.encode`/`collate` and
+      `model.read(batch)` work already.
+    """
+    task: dict
+    spec: dict
+    options: dict
+    labels: list
+    words: list
+    tokenizer: object
+    backbone: object
+    family: str
+    model_name: str
+    mask_space: bool
+    model: object = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def task_dir(self) -> Path:
+        return Path(self.task.get("file") or ".").parent
+
+    @property
+    def hidden_size(self) -> int:
+        return self.backbone.get_input_embeddings().weight.shape[1]
+
+    @property
+    def vocab_size(self) -> int:
+        return self.backbone.get_output_embeddings().weight.shape[0]
+
+    def output_embeddings(self) -> torch.Tensor:
+        """[V, H]: the LM head's word vectors."""
+        return self.backbone.get_output_embeddings().weight
+
+    def input_embeddings(self) -> torch.Tensor:
+        return self.backbone.get_input_embeddings().weight
+
+    def word_token_ids(self, words: list) -> list:
+        """Token ids of each word as the model predicts it at the mask (leading-space rule of
+        internals §2). ModelError naming the word and the model for a word the tokenizer can only
+        represent as unknown tokens (or not at all)."""
+        from ..data.tokens import label_word_ids
+        ids = label_word_ids(self.tokenizer, list(words), self.mask_space)
+        unk = getattr(self.tokenizer, "unk_token_id", None)
+        for word, token_ids in zip(words, ids):
+            if not token_ids or all(t == unk for t in token_ids):
+                raise ModelError(
+                    f"label word {word!r} cannot be represented by the tokenizer of model "
+                    f"`{self.model_name}` (it becomes {'nothing' if not token_ids else 'unknown tokens'}); "
+                    "choose another word")
+        return ids
+
+
+class Verbalizer(nn.Module):
+    """Base class: label words → label scores through project → normalize → calibrate → aggregate.
+
+    Build with `Verbalizer(context)` (words from the task) or `Verbalizer(context, words)` with
+    `words` a list (per label) of word lists."""
+
+    def __init__(self, context: VerbalizerContext, words: list | None = None):
+        super().__init__()
+        self.labels = list(context.labels)
+        self.multi_token = context.options.get("multi_token", "mean")
+        if self.multi_token not in MULTI_TOKEN:
+            raise ModelError(f"multi_token must be one of {', '.join(MULTI_TOKEN)}, "
+                             f"not {self.multi_token!r}")
+        self.calibration_mode = context.options.get("calibrate", "none") or "none"
+        self.words: list = []
+        self.set_words(context, context.words if words is None else words)
+        self.register_buffer("calibration", None, persistent=False)
+
+    # ---------------------------------------------------------------- label words
+    def set_words(self, context: VerbalizerContext, words: list) -> None:
+        """(Re)build the flat word tables from `words` (a list of word lists, one per label)."""
+        if len(words) != len(self.labels):
+            raise ModelError(f"{len(words)} word lists for {len(self.labels)} labels")
+        for label, label_words in zip(self.labels, words):
+            if not label_words:
+                raise ModelError(f"label {label!r} has no label words")
+        flat = [w for label_words in words for w in label_words]
+        owner = [i for i, label_words in enumerate(words) for _ in label_words]
+        ids = context.word_token_ids(flat)
+        width = max(len(t) for t in ids)
+        table = torch.zeros(len(ids), width, dtype=torch.long)
+        mask = torch.zeros(len(ids), width, dtype=torch.bool)
+        for w, token_ids in enumerate(ids):
+            table[w, :len(token_ids)] = torch.tensor(token_ids)
+            mask[w, :len(token_ids)] = True
+        device = context.backbone.get_output_embeddings().weight.device
+        self.words = [list(label_words) for label_words in words]
+        self.register_buffer("word_ids", table.to(device), persistent=False)
+        self.register_buffer("word_mask", mask.to(device), persistent=False)
+        self.register_buffer("word_owner", torch.tensor(owner, device=device), persistent=False)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+    # ---------------------------------------------------------------- the four steps
+    def project(self, mask_logits: torch.Tensor, mask_hidden: torch.Tensor) -> torch.Tensor:
+        """[B, V] logits at the mask -> [B, W] one log-probability-like score per word."""
+        logp = torch.log_softmax(mask_logits.float(), dim=-1)
+        per_token = logp[:, self.word_ids]                       # [B, W, K]
+        if self.multi_token == "first":
+            return per_token[:, :, 0]
+        mask = self.word_mask.unsqueeze(0)
+        if self.multi_token == "max":
+            return per_token.masked_fill(~mask, float("-inf")).amax(dim=-1)
+        return (per_token * mask).sum(-1) / mask.sum(-1)
+
+    def normalize(self, word_scores: torch.Tensor) -> torch.Tensor:
+        """[B, W] scores -> [B, W] probabilities over the label words."""
+        return torch.softmax(word_scores, dim=-1)
+
+    def calibrate(self, word_probs: torch.Tensor) -> torch.Tensor:
+        if self.calibration is None:
+            return word_probs
+        calibrated = word_probs / self.calibration.clamp_min(EPS)
+        return calibrated / calibrated.sum(-1, keepdim=True)
+
+    def aggregate(self, word_probs: torch.Tensor) -> torch.Tensor:
+        """[B, W] probabilities -> [B, L]: mean log-probability of each label's words."""
+        logp = torch.log(word_probs + EPS)
+        sums = logp.new_zeros(logp.shape[0], self.num_labels).index_add_(1, self.word_owner, logp)
+        counts = torch.bincount(self.word_owner, minlength=self.num_labels).clamp_min(1)
+        return sums / counts.to(logp.dtype)
+
+    def forward(self, mask_logits: torch.Tensor, mask_hidden: torch.Tensor) -> torch.Tensor:
+        return self.aggregate(self.calibrate(self.normalize(self.project(mask_logits, mask_hidden))))
+
+    # ---------------------------------------------------------------- calibration
+    @property
+    def needs_calibration(self) -> bool:
+        return self.calibration_mode != "none"
+
+    def word_probabilities(self, mask_logits, mask_hidden) -> torch.Tensor:
+        """[B, W] before calibration (what calibration divides by, averaged)."""
+        return self.normalize(self.project(mask_logits, mask_hidden))
+
+    def set_calibration(self, word_probs: torch.Tensor | None) -> None:
+        """Divide every later prediction by `word_probs` [W] (None switches calibration off)."""
+        self.calibration = None if word_probs is None else word_probs.detach().reshape(-1)
