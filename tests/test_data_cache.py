@@ -6,17 +6,36 @@ from promptdsl.data import encode, encode_split, read_table
 
 
 class Counting:
-    """Wraps a tokenizer and counts calls that tokenize."""
+    """Wraps a fast tokenizer and counts the calls that tokenize text, whether through
+    `__call__` or straight through its Rust backend."""
 
     def __init__(self, inner):
-        self.inner, self.calls = inner, 0
+        self.inner, self.calls, self.texts = inner, 0, []
+        self.backend_tokenizer = _CountingBackend(self, inner.backend_tokenizer)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, texts, *args, **kwargs):
         self.calls += 1
-        return self.inner(*args, **kwargs)
+        self.texts.append(texts)
+        return self.inner(texts, *args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
+
+
+class _CountingBackend:
+    def __init__(self, owner, inner):
+        self.owner, self.inner = owner, inner
+
+    def _counted(self, method):
+        def call(texts, *args, **kwargs):
+            self.owner.calls += 1
+            self.owner.texts.append(texts)
+            return method(texts, *args, **kwargs)
+        return call
+
+    def __getattr__(self, name):
+        value = getattr(self.inner, name)
+        return self._counted(value) if name.startswith("encode") else value
 
 
 class FakeModel:

@@ -13,9 +13,17 @@ PROBE = "a"
 
 
 def token_ids(tokenizer, texts: list) -> list:
-    """Token ids of each text, no special tokens: one call to the (fast, batched) tokenizer."""
+    """Token ids of each text, no special tokens: one batched call to the tokenizer.
+
+    A fast tokenizer's Rust backend is called directly (`encode_batch_fast`: no offsets, no
+    per-text Python objects beyond the ids): twice as fast as going through `__call__`, and
+    silent about texts longer than the model (truncation is ours to do)."""
     if not texts:
         return []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    encode = getattr(backend, "encode_batch_fast", None) or getattr(backend, "encode_batch", None)
+    if encode is not None:
+        return [e.ids for e in encode(list(texts), add_special_tokens=False)]
     return tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False,
                      return_token_type_ids=False)["input_ids"]
 
