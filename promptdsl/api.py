@@ -1,0 +1,66 @@
+"""The front end's public API: load a task, check files, compile to JSON."""
+from __future__ import annotations
+
+import json
+import os
+
+from .diagnostics import Diagnostic, dedupe
+from .errors import TaskError
+from .ir.pipeline import analyse
+
+
+def _analyse_file(path, task=None, overrides=None):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(path)
+    return analyse(path, only_task=task, overrides=overrides)
+
+
+def load_all(path, overrides: dict | None = None) -> dict:
+    """{name: IR} for every task of the file itself (imported tasks are not run)."""
+    result = _analyse_file(path, overrides=overrides)
+    if result.errors:
+        raise TaskError(result.diagnostics)
+    return result.tasks
+
+
+def load(path, task: str | None = None, overrides: dict | None = None) -> dict:
+    """The IR of one task of `path` (the only one, or the one named `task`).
+
+    `overrides` maps dotted keys to value text as on the command line (`{"train.epochs": "3"}`);
+    values parse as in the language and the task is checked again with them. Raises `TaskError`
+    (with `.diagnostics`) when the file has errors, FileNotFoundError when it does not exist."""
+    if task is None:
+        tasks = analyse(path).tasks if os.path.isfile(path) else None
+        if tasks is None:
+            raise FileNotFoundError(path)
+        if len(tasks) != 1:
+            names = ", ".join(tasks) or "none"
+            raise TaskError([Diagnostic(str(path), 0, 0, 0, 0, "error", "choose-task",
+                                        f"this file has {len(tasks)} tasks ({names})",
+                                        "name one with --task NAME")])
+        task = next(iter(tasks))
+    result = _analyse_file(path, task=task, overrides=overrides)
+    if result.errors:
+        raise TaskError(result.diagnostics)
+    return result.tasks[task]
+
+
+def check(paths) -> list[Diagnostic]:
+    """Every diagnostic for the given files (sorted by place, each once)."""
+    out = []
+    for path in paths:
+        if not os.path.isfile(path):
+            out.append(Diagnostic(str(path), 0, 0, 0, 0, "error", "io",
+                                  "no such file", None))
+            continue
+        out.extend(analyse(path).diagnostics)
+    return dedupe(out)
+
+
+def to_json(ir: dict) -> str:
+    """Byte-stable JSON: keys in the IR's fixed order, floats as Python's shortest repr."""
+    return json.dumps(ir, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def compile_file(path, task: str | None = None, overrides: dict | None = None) -> str:
+    return to_json(load(path, task=task, overrides=overrides))

@@ -1,0 +1,336 @@
+"""A task's merged body -> the task IR (docs/internals.md §1), with a map from IR paths back to
+spans so schema and semantic checks can point into the file."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..diagnostics import Diagnostic, suggestion_hint
+from ..syntax import ast
+from ..syntax.source import cached_source
+from ..syntax.template import Template, parse_template
+from .schema import DATA, GENERATE, TOP_KEYS, TRAIN, builtin_schema, coerce, fill_defaults
+from .validate import Where, schema_diagnostics
+
+FIELDS = ("model", "template", "target", "metric")
+BLOCKS = ("data", "templates", "verbalizer", "method", "train", "generate")
+SIMPLE_BLOCKS = {"data": DATA, "train": TRAIN, "generate": GENERATE}
+DATA_FILES = ("train", "validation", "test", "unlabeled")
+DEFAULT_VERBALIZER = "manual"
+DEFAULT_METRIC = "accuracy"
+
+
+@dataclass
+class Built:
+    """The IR plus what checks need: where things are, and the parsed templates."""
+    ir: dict
+    where: Where
+    templates: dict = field(default_factory=dict)   # "template" / "target" / templates name
+    verbalizer_block: ast.Block | None = None
+    method_blocks: list = field(default_factory=list)
+
+
+def base_dir(span) -> Path:
+    """Relative paths resolve against the folder of the file that wrote them."""
+    if span.file.startswith("<"):
+        return Path.cwd()
+    return Path(span.file).resolve().parent
+
+
+def absolute(path: str, span) -> str:
+    return os.path.normpath(os.path.join(base_dir(span), os.path.expanduser(path)))
+
+
+class TaskBuilder:
+    def __init__(self, task: ast.Task, own_file: str, body: list, registry):
+        self.task, self.file, self.body, self.reg = task, own_file, body, registry
+        self.where = Where(task.name_span)
+        self.diagnostics: list[Diagnostic] = []
+        self.templates: dict[str, Template] = {}
+
+    def error(self, span, code, message, hint=None):
+        self.diagnostics.append(Diagnostic.at(span, code, message, hint))
+
+    # ---- top level ---------------------------------------------------------------------
+    def build(self) -> Built:
+        fields, blocks, methods = {}, {}, []
+        for entry in self.body:
+            if isinstance(entry, ast.Field):
+                if self._top_field_ok(entry):
+                    fields[entry.key] = entry
+            elif self._top_block_ok(entry):
+                if entry.name == "method":
+                    methods.append(entry)
+                else:
+                    blocks[entry.name] = entry
+        ir = {"name": self.task.name, "file": self.file}
+        ir["model"] = self._model(fields.get("model"))
+        ir["data"] = self._simple_block(blocks.get("data"), "data")
+        ir.update(self._templates(fields.get("template"), blocks.get("templates")))
+        ir["target"] = self._template_field(fields.get("target"), "target")
+        ir["verbalizer"] = self._verbalizer(blocks.get("verbalizer"))
+        ir["methods"] = self._methods(methods)
+        ir["train"] = self._simple_block(blocks.get("train"), "train")
+        generate = blocks.get("generate")
+        ir["generate"] = (self._simple_block(generate, "generate")
+                          if generate is not None or ir["target"] is not None else None)
+        metric = fields.get("metric")
+        ir["metric"] = self._metric(metric)
+        ir["sweep"] = None
+        if blocks.get("data") is None:
+            self.error(self.task.name_span, "missing-block", f"task `{self.task.name}` has no "
+                       "`data` block", "add `data { test: \"…\", label: label }`")
+        self.diagnostics.extend(schema_diagnostics(ir, builtin_schema(), self.where,
+                                                   context=f"task `{self.task.name}`"))
+        return Built({k: ir[k] for k in TOP_KEYS}, self.where, self.templates,
+                     blocks.get("verbalizer"), methods)
+
+    def _top_field_ok(self, entry: ast.Field) -> bool:
+        if "." in entry.key and not entry.quoted:
+            self.error(entry.key_span, "dotted-key", f"dotted key `{entry.key}` in a task",
+                       "dotted keys address fields in `sweep` blocks and `--set`; in a task "
+                       "write the block: `" + entry.key.split(".")[0] + " { … }`")
+            return False
+        if entry.key in BLOCKS:
+            self.error(entry.key_span, "field-or-block", f"`{entry.key}` is a block, not a field",
+                       f"write `{entry.key} {{ … }}`")
+            return False
+        if entry.key not in FIELDS or entry.quoted:
+            self.error(entry.key_span, "unknown-field", f"unknown field `{entry.key}` in task "
+                       f"`{self.task.name}`",
+                       suggestion_hint(entry.key, FIELDS + BLOCKS, "a task has"))
+            return False
+        return True
+
+    def _top_block_ok(self, entry: ast.Block) -> bool:
+        if entry.name in FIELDS:
+            self.error(entry.name_span, "field-or-block", f"`{entry.name}` is a field, not a "
+                       "block", f"write `{entry.name}: …`")
+            return False
+        if entry.name not in BLOCKS:
+            self.error(entry.name_span, "unknown-block", f"unknown block `{entry.name}` in task "
+                       f"`{self.task.name}`",
+                       suggestion_hint(entry.name, FIELDS + BLOCKS, "a task has"))
+            return False
+        if entry.kind is not None and entry.name not in ("method", "verbalizer"):
+            self.error(entry.kind_span, "unexpected-kind", f"block `{entry.name}` takes no kind",
+                       f"write `{entry.name} {{ … }}`")
+        return True
+
+    # ---- fields ------------------------------------------------------------------------
+    def _model(self, entry):
+        if entry is None:
+            self.error(self.task.name_span, "missing-field", f"task `{self.task.name}` has no "
+                       "`model`", 'add `model: "…"` (a Hugging Face id, a local folder or a '
+                       "model source's name)")
+            return ""
+        self.where.add(("model",), entry.key_span, entry.value.span)
+        if not isinstance(entry.value, ast.Str):
+            self.error(entry.value.span, "invalid-value", "`model` must be a quoted string",
+                       'e.g. `model: "roberta-large"`')
+            return ""
+        model = entry.value.value
+        local = Path(base_dir(entry.value.span)) / model
+        if not os.path.isabs(model) and (model.startswith(".") or local.is_dir()):
+            model = os.path.normpath(str(local))       # a folder next to the .prompt file
+        return model
+
+    def _metric(self, entry):
+        if entry is None:
+            return DEFAULT_METRIC
+        self.where.add(("metric",), entry.key_span, entry.value.span)
+        value = ast.plain(entry.value)
+        if not isinstance(value, str):
+            self.error(entry.value.span, "invalid-value", "`metric` must be a name")
+            return DEFAULT_METRIC
+        known = self.reg.metrics
+        if known and value not in known:
+            self.error(entry.value.span, "unknown-metric", f"unknown metric `{value}`",
+                       suggestion_hint(value, known, "installed metrics"))
+        return value
+
+    def _template_field(self, entry, name: str):
+        if entry is None:
+            return None
+        self.where.add((name,), entry.key_span, entry.value.span)
+        template = self._parse_template(entry.value, name)
+        if template is None:
+            return None
+        self.templates[name] = template
+        return template.to_ir()
+
+    def _parse_template(self, value, name: str) -> Template | None:
+        if not isinstance(value, ast.Str):
+            self.error(value.span, "invalid-value", f"`{name}` must be a string",
+                       'e.g. `template: "{sentence} It was [MASK]."`')
+            return None
+        template, problems = parse_template(value, cached_source(value.span.file))
+        self.diagnostics.extend(problems)
+        return template
+
+    def _templates(self, single, block) -> dict:
+        if single is not None and block is not None:
+            self.error(block.name_span, "template-and-templates", "a task has `template` or "
+                       "`templates`, not both", "keep `templates { … }` for an ensemble (pet)")
+        if block is None:
+            return {"template": self._template_field(single, "template"), "templates": None}
+        named = {}
+        for entry in block.body:
+            if isinstance(entry, ast.Block):
+                self.error(entry.name_span, "unexpected-block",
+                           "`templates` holds `name: \"template\"` fields, not blocks")
+                continue
+            self.where.add(("templates", entry.key), entry.key_span, entry.value.span)
+            template = self._parse_template(entry.value, entry.key)
+            if template is not None:
+                self.templates[f"templates.{entry.key}"] = template
+                named[entry.key] = template.to_ir()
+        if not named:
+            self.error(block.name_span, "empty-block", "`templates` names no template",
+                       'add `name: "…[MASK]…"` fields')
+            return {"template": None, "templates": None}
+        first = next(iter(named))
+        if single is None:
+            self.templates["template"] = self.templates[f"templates.{first}"]
+        return {"template": named[first], "templates": named}
+
+    # ---- data / train / generate ---------------------------------------------------------
+    def _simple_block(self, block, name: str) -> dict:
+        schema = SIMPLE_BLOCKS[name]
+        values = {}
+        if block is not None:
+            self.where.add((name,), block.name_span, block.name_span)
+            for entry in block.body:
+                if isinstance(entry, ast.Block):
+                    self.error(entry.name_span, "unexpected-block",
+                               f"block `{name}` holds fields, not blocks",
+                               suggestion_hint(entry.name, schema["properties"], "fields"))
+                    continue
+                self.where.add((name, entry.key), entry.key_span, entry.value.span)
+                value = ast.plain(entry.value)
+                if name == "data" and entry.key in DATA_FILES:
+                    value = self._data_path(entry)
+                values[entry.key] = coerce(value, schema["properties"].get(entry.key, {}))
+        return fill_defaults(values, schema)
+
+    def _data_path(self, entry: ast.Field):
+        if not isinstance(entry.value, ast.Str):
+            self.error(entry.value.span, "invalid-value", f"`{entry.key}` must be a quoted path",
+                       f'e.g. `{entry.key}: "data/{entry.key}.tsv"`')
+            return None
+        path = absolute(entry.value.value, entry.value.span)
+        if not os.path.isfile(path):
+            self.error(entry.value.span, "missing-file",
+                       f"data file `{entry.value.value}` does not exist",
+                       f"paths are relative to the .prompt file's folder "
+                       f"({base_dir(entry.value.span)})")
+        return path
+
+    # ---- verbalizer --------------------------------------------------------------------
+    def _verbalizer(self, block):
+        if block is None:
+            return None
+        kind = block.kind or DEFAULT_VERBALIZER
+        kind_span = block.kind_span or block.name_span
+        self.where.add(("verbalizer",), block.name_span, kind_span)
+        spec = self.reg.verbalizers.get(kind)
+        if spec is None:
+            self.error(kind_span, "unknown-verbalizer", f"unknown verbalizer kind `{kind}`",
+                       suggestion_hint(kind, self.reg.verbalizers, "installed kinds"))
+        declared = set((spec.schema.get("properties") or {}) if spec else ())
+        labels, options, mask = [], {}, None
+        for entry in block.body:
+            if isinstance(entry, ast.Block):
+                self.error(entry.name_span, "unexpected-block",
+                           "a verbalizer holds `label: \"word\", …` and options, not blocks")
+                continue
+            if not entry.quoted and entry.key == "mask":
+                self.where.add(("verbalizer", "mask"), entry.key_span, entry.value.span)
+                mask = ast.plain(entry.value)
+                if not isinstance(mask, str):
+                    self.error(entry.value.span, "invalid-value", "`mask` names a `[MASK:name]`")
+                    mask = None
+            elif not entry.quoted and entry.key in declared:
+                self.where.add(("verbalizer", "options", entry.key), entry.key_span,
+                               entry.value.span)
+                options[entry.key] = ast.plain(entry.value)
+            else:
+                self.where.add(("verbalizer", "labels", len(labels)), entry.key_span,
+                               entry.value.span)
+                labels.append({"label": entry.key, "words": self._words(entry)})
+        if spec is not None:
+            options = self._options(options, spec.schema, ("verbalizer", "options"),
+                                    f"verbalizer `{kind}`")
+        return {"kind": kind, "mask": mask, "labels": labels, "options": options}
+
+    def _words(self, entry: ast.Field) -> list:
+        items = entry.value.items if isinstance(entry.value, ast.ListV) else [entry.value]
+        words = []
+        for item in items:
+            if isinstance(item, ast.Str) and item.value.strip():
+                words.append(item.value)
+            else:
+                self.error(item.span, "invalid-label-word", "label words are non-empty quoted "
+                           "strings", f'write `{entry.key_raw or entry.key}: "word", "other"`; '
+                           "if this was meant as an option, this verbalizer kind does not "
+                           f"declare `{entry.key}`")
+        return words
+
+    # ---- methods -----------------------------------------------------------------------
+    def _methods(self, blocks: list) -> list:
+        out = []
+        for block in blocks:
+            if block.kind is None:
+                self.error(block.name_span, "missing-kind", "`method` needs a name",
+                           suggestion_hint("", self.reg.methods, "e.g. `method finetune { }`; "
+                                           "installed methods"))
+                continue
+            index = len(out)
+            self.where.add(("methods", index), block.name_span, block.kind_span)
+            spec = self.reg.methods.get(block.kind)
+            if spec is None:
+                self.error(block.kind_span, "unknown-method", f"unknown method `{block.kind}`",
+                           suggestion_hint(block.kind, self.reg.methods, "installed methods"))
+            options = {}
+            for entry in block.body:
+                if isinstance(entry, ast.Block):
+                    self.error(entry.name_span, "unexpected-block",
+                               f"method `{block.kind}` holds options, not blocks")
+                    continue
+                self.where.add(("methods", index, "options", entry.key), entry.key_span,
+                               entry.value.span)
+                options[entry.key] = ast.plain(entry.value)
+            if spec is not None:
+                options = self._options(options, spec.schema, ("methods", index, "options"),
+                                        f"method `{block.kind}`")
+            out.append({"name": block.kind, "options": options})
+        if not blocks:
+            self.error(self.task.name_span, "missing-block", f"task `{self.task.name}` has no "
+                       "`method` block", suggestion_hint("", self.reg.methods,
+                                                         "add one, e.g. `method zero_shot { }`;"
+                                                         " installed methods"))
+        return out
+
+    def _options(self, options: dict, schema: dict, prefix: tuple, context: str) -> dict:
+        props = schema.get("properties") or {}
+        options = {k: coerce(v, props.get(k, {}), schema) for k, v in options.items()}
+        problems = schema_diagnostics(options, schema, self.where, prefix, context)
+        self.diagnostics.extend(problems)
+        for key, sub in props.items():      # options that name files resolve like data paths
+            if isinstance(sub, dict) and sub.get("format") == "path" and \
+                    isinstance(options.get(key), str) and not problems:
+                options[key] = self._option_path(options[key], prefix + (key,))
+        return fill_defaults(options, schema)
+
+    def _option_path(self, value: str, path: tuple) -> str:
+        if value in self.reg.knowledge_sources:
+            return value
+        span = self.where.value(path)
+        resolved = absolute(value, span)
+        if not os.path.exists(resolved):
+            self.error(span, "missing-file", f"file `{value}` does not exist",
+                       suggestion_hint(value, self.reg.knowledge_sources,
+                                       "paths are relative to the .prompt file; or name a "
+                                       "knowledge source"))
+        return resolved

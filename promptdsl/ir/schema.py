@@ -1,0 +1,207 @@
+"""The JSON Schema of the task IR, with each plugin's option schema merged in, and the small
+schema walks the front end needs (defaults, scalar-to-list, one number type)."""
+from __future__ import annotations
+
+import copy
+
+from ..registry import get_registry
+
+SCHEMA_ID = "https://promptdsl.dev/schema/task-ir.json"
+
+
+def _opt(kind, default, **more) -> dict:
+    return {"type": kind, "default": default, **more}
+
+
+def _path() -> dict:
+    return {"type": ["string", "null"], "default": None}
+
+
+DATA = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "train": _path(), "validation": _path(), "test": _path(), "unlabeled": _path(),
+        "label": _opt("string", "label", description="the column that holds the gold label"),
+        "shots": _opt(["integer", "null"], None, minimum=1,
+                      description="examples drawn per label from train"),
+        "sample_seed": _opt("integer", 13),
+        "demonstrations": _opt("integer", 0, minimum=0),
+    },
+}
+
+TRAIN = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "epochs": _opt("integer", 3, minimum=1),
+        "batch_size": _opt("integer", 8, minimum=1),
+        "eval_batch_size": _opt("integer", 32, minimum=1),
+        "learning_rate": _opt("number", 1e-05, exclusiveMinimum=0),
+        "weight_decay": _opt("number", 0.01, minimum=0),
+        "warmup_ratio": _opt("number", 0.06, minimum=0, maximum=1),
+        "grad_accumulation": _opt("integer", 1, minimum=1),
+        "max_grad_norm": _opt(["number", "null"], 1.0, minimum=0),
+        "max_length": _opt("integer", 128, minimum=8),
+        "seed": _opt("integer", 42),
+        "max_steps": _opt(["integer", "null"], None, minimum=1),
+        "eval_every": _opt(["integer", "null"], None, minimum=1,
+                           description="steps between evaluations (null: once per epoch)"),
+        "early_stopping": _opt(["integer", "null"], None, minimum=1,
+                               description="patience in evaluations (null: off)"),
+        "device": _opt("string", "auto", enum=["auto", "cpu", "cuda"]),
+        "precision": _opt("string", "auto", enum=["auto", "fp32", "bf16"]),
+    },
+}
+
+GENERATE = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "max_new_tokens": _opt("integer", 32, minimum=1),
+        "beams": _opt("integer", 1, minimum=1),
+        "do_sample": _opt("boolean", False),
+        "temperature": _opt("number", 1.0, exclusiveMinimum=0),
+        "top_p": _opt("number", 1.0, exclusiveMinimum=0, maximum=1),
+    },
+}
+
+PIECE = {
+    "type": "object",
+    "oneOf": [
+        {"properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+         "required": ["type", "text"], "additionalProperties": False},
+        {"properties": {"type": {"const": "field"}, "name": {"type": "string"},
+                        "filters": {"type": "array", "items": {
+                            "enum": ["keep", "lower", "upper", "capitalize", "nopunct"]}},
+                        "shortenable": {"type": "boolean"}},
+         "required": ["type", "name", "filters", "shortenable"], "additionalProperties": False},
+        {"properties": {"type": {"const": "mask"}, "name": {"type": ["string", "null"]}},
+         "required": ["type", "name"], "additionalProperties": False},
+        {"properties": {"type": {"const": "soft"},
+                        "count": {"type": ["integer", "null"], "minimum": 1},
+                        "init": {"type": ["string", "null"]}},
+         "required": ["type", "count", "init"], "additionalProperties": False},
+        {"properties": {"type": {"const": "special"}, "token": {"enum": ["sep", "cls"]}},
+         "required": ["type", "token"], "additionalProperties": False},
+    ],
+}
+
+TEMPLATE = {"type": "object", "additionalProperties": False, "required": ["text", "pieces"],
+            "properties": {"text": {"type": "string"},
+                           "pieces": {"type": "array", "items": {"$ref": "#/$defs/piece"}}}}
+
+# the order of the IR's top-level keys (docs/internals.md §1)
+TOP_KEYS = ("name", "file", "model", "data", "template", "templates", "target", "verbalizer",
+            "methods", "train", "generate", "metric", "sweep")
+
+
+def _top_level(method_schema: dict, verbalizer_schema: dict) -> dict:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "promptdsl task IR",
+        "type": "object", "additionalProperties": False,
+        "required": list(TOP_KEYS),
+        "properties": {
+            "name": {"type": "string"},
+            "file": {"type": "string"},
+            "model": {"type": "string"},
+            "data": {"$ref": "#/$defs/data"},
+            "template": {"anyOf": [{"$ref": "#/$defs/template"}, {"type": "null"}]},
+            "templates": {"anyOf": [{"type": "object",
+                                     "additionalProperties": {"$ref": "#/$defs/template"}},
+                                    {"type": "null"}]},
+            "target": {"anyOf": [{"$ref": "#/$defs/template"}, {"type": "null"}]},
+            "verbalizer": {"anyOf": [verbalizer_schema, {"type": "null"}]},
+            "methods": {"type": "array", "items": method_schema},
+            "train": {"$ref": "#/$defs/train"},
+            "generate": {"anyOf": [{"$ref": "#/$defs/generate"}, {"type": "null"}]},
+            "metric": {"type": "string"},
+            "sweep": {"anyOf": [{"type": "object", "additionalProperties": {"type": "array",
+                                                                          "minItems": 1}},
+                                {"type": "null"}]},
+        },
+        "$defs": {"data": DATA, "train": TRAIN, "generate": GENERATE, "template": TEMPLATE,
+                  "piece": PIECE},
+    }
+
+
+def _by_name(key: str, specs: dict, options_at: str) -> dict:
+    """`{key: NAME, options_at: …}` where the options follow the schema NAME's plugin declares."""
+    return {"allOf": [{"if": {"properties": {key: {"const": name}}},
+                       "then": {"properties": {options_at: spec.schema}}}
+                      for name, spec in sorted(specs.items())]}
+
+
+def ir_schema(registry=None) -> dict:
+    """The full JSON Schema of the task IR, plugin option schemas included."""
+    reg = registry or get_registry()
+    method = {"type": "object", "additionalProperties": False, "required": ["name", "options"],
+              "properties": {"name": {"enum": sorted(reg.methods)},
+                             "options": {"type": "object"}},
+              **_by_name("name", reg.methods, "options")}
+    verbalizer = {
+        "type": "object", "additionalProperties": False,
+        "required": ["kind", "mask", "labels", "options"],
+        "properties": {
+            "kind": {"enum": sorted(reg.verbalizers)},
+            "mask": {"type": ["string", "null"]},
+            "labels": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False, "required": ["label", "words"],
+                "properties": {"label": {"type": "string"},
+                               "words": {"type": "array", "items": {"type": "string"}}}}},
+            "options": {"type": "object"}},
+        **_by_name("kind", reg.verbalizers, "options")}
+    return _top_level(method, verbalizer)
+
+
+def builtin_schema() -> dict:
+    """The IR schema without plugin parts (method and verbalizer options are checked apart)."""
+    return _top_level({"type": "object"}, {"type": "object"})
+
+
+def _types(schema: dict) -> list:
+    kind = schema.get("type")
+    return [kind] if isinstance(kind, str) else list(kind or [])
+
+
+def _resolve(schema: dict, root: dict) -> dict:
+    ref = schema.get("$ref")
+    if ref and ref.startswith("#/$defs/"):
+        return root["$defs"][ref[len("#/$defs/"):]]
+    return schema
+
+
+def coerce(value, schema: dict, root: dict | None = None):
+    """Before validation: a scalar becomes a one-item list where the schema wants an array,
+    and an integer becomes a float where it wants a number (one canonical form)."""
+    schema = _resolve(schema or {}, root or schema or {})
+    kinds = _types(schema)
+    if "array" in kinds and not isinstance(value, list) and value is not None:
+        value = [value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and "number" in kinds and "integer" not in kinds:
+        return float(value)
+    if isinstance(value, list):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        return [coerce(v, items, root) for v in value]
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        return {k: coerce(v, props.get(k, {}), root) for k, v in value.items()}
+    return value
+
+
+def fill_defaults(value: dict, schema: dict) -> dict:
+    """A copy of `value` with the schema's defaults filled in, keys in the schema's order."""
+    props = schema.get("properties") or {}
+    out = {}
+    for key, sub in props.items():
+        if key in value:
+            out[key] = value[key]
+            if isinstance(value[key], dict) and isinstance(sub, dict) and "properties" in sub:
+                out[key] = fill_defaults(value[key], sub)
+        elif isinstance(sub, dict) and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+    for key in value:            # options the schema does not list (open schemas) keep file order
+        if key not in out:
+            out[key] = value[key]
+    return out
