@@ -72,22 +72,32 @@ def load_tokenizer(name: str, path: str | None = None):
     return tokenizer
 
 
-def load_backbone(name: str, device=None, dtype=None):
-    """(tokenizer, model, family) for the model called `name`, weights on `device`."""
+def load_backbone(name: str, device=None, dtype=None, meta: bool = False):
+    """(tokenizer, model, family) for the model called `name`, weights on `device`.
+
+    `meta=True` builds the model from its config on the meta device: the right shapes and
+    parameter counts, no weights read (for `promptc check`)."""
     import transformers
     path = resolve_model(name)
-    config = model_config(name) if not Path(path, "config.json").is_file() else \
-        json.loads(Path(path, "config.json").read_text(encoding="utf-8"))
+    config_file = Path(path, "config.json")
+    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() \
+        else model_config(name)
     family = family_of(name, config)
     tokenizer = load_tokenizer(name, path)
     auto = getattr(transformers, AUTO_CLASS[family])
     kwargs = {"dtype": dtype} if dtype is not None else {}
     try:
-        model = auto.from_pretrained(path, **kwargs)
+        if meta:
+            import torch
+            hf_config = transformers.AutoConfig.from_pretrained(path)
+            with torch.device("meta"):
+                model = auto.from_config(hf_config, **kwargs)
+        else:
+            model = auto.from_pretrained(path, **kwargs)
     except Exception as exc:
         raise ModelError(f"model `{name}`: cannot load it from {path} with {AUTO_CLASS[family]}: "
                          f"{exc}") from exc
-    if device is not None:
+    if device is not None and not meta:
         model.to(device)
     model.eval()
     return tokenizer, model, family

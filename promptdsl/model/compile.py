@@ -74,14 +74,15 @@ def apply_methods(model: PromptModel) -> None:
     model.methods_applied = True
 
 
-def compile_task(task: dict, device=None, apply: bool = True) -> PromptModel:
+def compile_task(task: dict, device=None, apply: bool = True, meta: bool = False) -> PromptModel:
     """Build the PromptModel of a task IR (internals §1) on `device` (default: CPU), with its
-    methods applied in order (`apply=False` leaves them out)."""
-    tokenizer, backbone, family = load_backbone(task["model"])
+    methods applied in order (`apply=False` leaves them out). `meta=True`: the backbone is built
+    from its config on the meta device (shapes and parameter counts only, no weights)."""
+    tokenizer, backbone, family = load_backbone(task["model"], meta=meta)
     model = assemble(task, tokenizer, backbone, family)
     if apply:
         apply_methods(model)
-    if device is not None:
+    if device is not None and not meta:
         model.to(device)
     model.eval()
     return model
