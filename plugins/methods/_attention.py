@@ -9,9 +9,11 @@ signature, cache or position ids change, so this works alike on masked, causal a
 
 `probe(backbone, ids)` runs the model once and reports, per self-attention module in call order,
 the keys and values it computed: their shapes size the prefixes, their values can initialise them.
+`recording` lets other methods (adapters) see where attention happens among other module calls.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 
@@ -20,6 +22,8 @@ from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 
 from promptdsl.errors import ModelError
+
+from ._vocab import sample_token_ids
 
 NAME = "promptdsl_prefix_{}"
 BASES = {"sdpa": sdpa_mask, "eager": eager_mask}
@@ -71,7 +75,7 @@ def _causal_mask(module, base: str, query, key, kwargs) -> torch.Tensor | None:
 def _make_wrapper(base: str):
     def attention(module, query, key, value, attention_mask, **kwargs):
         if _recording is not None:
-            _recording.append((module, query.shape[2], key.detach(), value.detach()))
+            _recording.append(("attention", module, query.shape[2], key.detach(), value.detach()))
         slot = getattr(module, SLOT, None)
         if slot is not None:
             prefix_key, prefix_value = slot.owner.key_values(slot.index)
@@ -96,50 +100,97 @@ for _base, _mask in BASES.items():
     AttentionMaskInterface.register(NAME.format(_base), _mask)
 
 
-def route_attention(backbone) -> None:
-    """Send every attention call of `backbone` through the wrapper (idempotent)."""
+def _configs(backbone) -> list:
     configs = {id(m.config): m.config for m in backbone.modules()
                if hasattr(getattr(m, "config", None), "_attn_implementation")}
-    for config in configs.values():
+    return list(configs.values())
+
+
+def route_attention(backbone) -> dict:
+    """Send every attention call of `backbone` through the wrapper (idempotent).
+    Returns {id(config): (config, previous implementation)} for the configs it changed."""
+    changed = {}
+    for config in _configs(backbone):
         current = config._attn_implementation or "sdpa"
         if current.startswith(NAME.format("")):
             continue
         if current not in BASES:
-            raise ModelError(f"prefix works with the sdpa or eager attention, not `{current}`")
+            raise ModelError(f"prefix and adapter need the sdpa or eager attention, not `{current}`")
+        changed[id(config)] = (config, config._attn_implementation)
         config._attn_implementation_internal = NAME.format(current)
+    return changed
 
 
 def attach(attention_module, owner, index: int) -> None:
     setattr(attention_module, SLOT, PrefixSlot(owner, index))
 
 
-def probe(backbone, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor | None = None):
-    """[(module, key [1, kv_heads, n, d], value)] for each self-attention module, in call order.
-
-    A call is self-attention when its keys are as long as its queries; the decoder input is made
-    longer than the encoder input so cross-attention never looks like it.
-    """
+@contextlib.contextmanager
+def recording(backbone):
+    """Within the block, every attention call of `backbone` is appended to the yielded list as
+    ("attention", module, query_length, key, value); callers may append their own events."""
     global _recording
-    route_attention(backbone)
+    changed = route_attention(backbone)
+    _recording = []
+    try:
+        yield _recording
+    finally:
+        _recording = None
+        for config, previous in changed.values():   # leave the model as it was
+            config._attn_implementation_internal = previous
+
+
+def probe_inputs(model, length: int):
+    """Probe ids: `length` common tokens; for seq2seq, a decoder input one longer."""
+    backbone = model.backbone
+    vocab_size = backbone.get_input_embeddings().num_embeddings
+    ids = sample_token_ids(getattr(model, "tokenizer", None), vocab_size, length).unsqueeze(0)
+    decoder_ids = None
+    if getattr(backbone.config, "is_encoder_decoder", False):
+        start = backbone.config.decoder_start_token_id
+        start = start if start is not None else (backbone.config.pad_token_id or 0)
+        decoder_ids = torch.cat([torch.tensor([[start]]), ids], dim=1)   # longer than the encoder's
+    device = backbone.get_input_embeddings().weight.device
+    return ids.to(device), None if decoder_ids is None else decoder_ids.to(device)
+
+
+
+def run_probe(backbone, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor | None = None):
+    """One no-grad forward in eval mode, as given (what `recording` watches)."""
     was_training = backbone.training
     backbone.eval()
-    _recording = []
     try:
         kwargs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
         if decoder_input_ids is not None:
             kwargs["decoder_input_ids"] = decoder_input_ids
         with torch.no_grad():
             backbone(**kwargs, use_cache=False)
-        calls = _recording
     finally:
-        _recording = None
         backbone.train(was_training)
+
+
+def self_attention_calls(events) -> list:
+    """[(module, key, value)] of the self-attention calls among `events`, first call of each.
+
+    A call is self-attention when its keys are as long as its queries; probes make the decoder
+    input longer than the encoder input so cross-attention never looks like it."""
     seen, found = set(), []
-    for module, q_len, key, value in calls:
+    for event in events:
+        if event[0] != "attention":
+            continue
+        _, module, q_len, key, value = event
         if key.shape[2] == q_len and id(module) not in seen:
             seen.add(id(module))
             found.append((module, key, value))
+    return found
+
+
+def probe(backbone, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor | None = None):
+    """[(module, key [1, kv_heads, n, d], value)] for each self-attention module, in call order."""
+    with recording(backbone) as events:
+        run_probe(backbone, input_ids, decoder_input_ids)
+    found = self_attention_calls(events)
     if not found:
-        raise ModelError(f"prefix: found no attention layers in {type(backbone).__name__} "
+        raise ModelError(f"found no attention layers in {type(backbone).__name__} "
                          "(does it use the transformers attention interface?)")
     return found

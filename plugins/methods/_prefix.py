@@ -7,7 +7,6 @@ from torch.nn import functional as F
 
 from . import _attention
 from ._options import MethodOptionError
-from ._vocab import sample_token_ids
 
 MODULE_NAME = "method_prefix"
 
@@ -49,23 +48,10 @@ class PrefixKeyValues(nn.Module):
         return key.unsqueeze(0), value.unsqueeze(0)
 
 
-def _probe_inputs(model, length: int):
-    backbone = model.backbone
-    vocab_size = backbone.get_input_embeddings().num_embeddings
-    ids = sample_token_ids(getattr(model, "tokenizer", None), vocab_size, length).unsqueeze(0)
-    decoder_ids = None
-    if getattr(backbone.config, "is_encoder_decoder", False):
-        start = backbone.config.decoder_start_token_id
-        start = start if start is not None else (backbone.config.pad_token_id or 0)
-        decoder_ids = torch.cat([torch.tensor([[start]]), ids], dim=1)   # longer than the encoder's
-    device = backbone.get_input_embeddings().weight.device
-    return ids.to(device), None if decoder_ids is None else decoder_ids.to(device)
-
-
 def apply_prefix(model, options) -> None:
     if hasattr(model, MODULE_NAME):
         raise MethodOptionError("method `prefix` is given twice; give it once")
-    ids, decoder_ids = _probe_inputs(model, options.length)
+    ids, decoder_ids = _attention.probe_inputs(model, options.length)
     found = _attention.probe(model.backbone, ids, decoder_ids)
     keys = [key[0, :, -options.length:].float() for _, key, _ in found]
     values = [value[0, :, -options.length:].float() for _, _, value in found]
@@ -75,5 +61,6 @@ def apply_prefix(model, options) -> None:
     prefix = PrefixKeyValues(keys, values, embeddings, options.hidden if options.projection else None)
     prefix.to(ids.device)
     model.add_module(MODULE_NAME, prefix)
+    _attention.route_attention(model.backbone)
     for index, (module, _, _) in enumerate(found):
         _attention.attach(module, prefix, index)

@@ -45,3 +45,10 @@ def save(model, options: dict, directory) -> None:
 SPECS = [MethodSpec(
     name=NAME, apply=apply, schema=SCHEMA, save=save,
     description="soft tokens produced by a prompt encoder (P-tuning v1)")]
+
+
+def load_ptuning_export(model, directory) -> None:
+    """Load what `save` wrote into a model compiled from the same task: its soft-token table
+    becomes the exported embeddings and the prompt encoder is dropped (identical predictions)."""
+    from ._soft import load_ptuning_export as load
+    load(model, directory)
