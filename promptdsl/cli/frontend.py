@@ -1,2 +1,102 @@
 """`promptc check | compile | fmt | schema` (the language front end)."""
-COMMANDS = []
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import api
+from ..diagnostics import render_all
+from ..errors import PromptdslError, TaskError
+
+
+def parse_sets(values) -> dict:
+    """`--set key=value` options -> {key: value text}."""
+    out = {}
+    for item in values or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--set wants KEY=VALUE, got `{item}`")
+        out[key.strip()] = value
+    return out
+
+
+def _missing(paths) -> list:
+    import os
+    return [p for p in paths if not os.path.isfile(p)]
+
+
+@click.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list.")
+def check_command(files, as_json):
+    """Report every error and warning in FILES. Exit 0 when clean, 1 on errors, 2 on bad usage."""
+    missing = _missing(files)
+    if missing:
+        raise click.UsageError(f"no such file: {', '.join(missing)}")
+    diagnostics = api.check(files)
+    if as_json:
+        click.echo(json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False))
+    elif diagnostics:
+        click.echo(render_all(diagnostics), err=False)
+    sys.exit(1 if any(d.is_error for d in diagnostics) else 0)
+
+
+@click.command("compile")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--task", "task", default=None, help="The task to compile (files with several).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a field, e.g. --set train.epochs=3 (repeatable).")
+def compile_command(file, task, sets):
+    """Print the task IR of FILE as JSON (the same bytes every time)."""
+    if _missing([file]):
+        raise click.UsageError(f"no such file: {file}")
+    try:
+        text = api.compile_file(file, task=task, overrides=parse_sets(sets))
+    except TaskError as err:
+        click.echo(render_all(err.diagnostics), err=True)
+        sys.exit(1)
+    except PromptdslError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    click.echo(text, nl=False)
+
+
+@click.command("fmt")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--check", "check_only", is_flag=True,
+              help="Change nothing; exit 1 if a file is not formatted.")
+def fmt_command(files, check_only):
+    """Rewrite FILES in the canonical layout (comments kept)."""
+    from ..syntax.fmt import format_file
+    missing = _missing(files)
+    if missing:
+        raise click.UsageError(f"no such file: {', '.join(missing)}")
+    status = 0
+    for path in files:
+        result = format_file(path, write=not check_only)
+        if result.diagnostics:
+            click.echo(render_all(result.diagnostics), err=True)
+            status = 1
+        elif result.changed and check_only:
+            click.echo(f"would reformat {path}")
+            status = 1
+        elif result.changed:
+            click.echo(f"formatted {path}")
+    sys.exit(status)
+
+
+@click.command("schema")
+def schema_command():
+    """Print the JSON Schema of the task IR (built-in and plugin parts merged)."""
+    from ..ir.schema import ir_schema
+    try:
+        schema = ir_schema()
+    except PromptdslError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
+
+
+COMMANDS = [check_command, compile_command, fmt_command, schema_command]
