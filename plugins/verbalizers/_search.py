@@ -6,16 +6,18 @@ from __future__ import annotations
 import torch
 
 
-def word_like_tokens(tokenizer, candidates: torch.Tensor) -> torch.Tensor:
-    """The candidate ids that decode to a plain alphabetic word (no sub-word pieces, digits,
-    punctuation or special tokens)."""
+def word_like_tokens(tokenizer, candidates: torch.Tensor, mask_space: bool) -> torch.Tensor:
+    """The candidate ids that are whole alphabetic words as the model predicts them at the mask:
+    the token decodes to a word that the label-word rule tokenizes back into exactly this one
+    token (so no sub-word pieces, digits, punctuation or special tokens)."""
+    from promptdsl.data.tokens import label_word_ids
     special = set(tokenizer.all_special_ids)
-    keep = []
-    for token_id in candidates.tolist():
-        text = tokenizer.decode([token_id]).strip()
-        if token_id not in special and len(text) > 1 and text.isalpha():
-            keep.append(token_id)
-    return torch.tensor(keep, dtype=torch.long)
+    ids = [i for i in candidates.tolist() if i not in special]
+    texts = [tokenizer.decode([i]).strip() for i in ids]
+    pairs = [(i, t) for i, t in zip(ids, texts) if len(t) > 1 and t.isalpha()]
+    back = label_word_ids(tokenizer, [t for _, t in pairs], mask_space) if pairs else []
+    return torch.tensor([i for (i, _), ids_back in zip(pairs, back) if ids_back == [i]],
+                        dtype=torch.long)
 
 
 def likelihood_ratio(probs: torch.Tensor, labels: torch.Tensor, n_labels: int) -> torch.Tensor:

@@ -1,0 +1,82 @@
+"""The automatic verbalizer: label words searched on the labelled train rows (PETAL's
+likelihood ratio, see `_search`). Before the search (or without train data) the label words
+given in the block are used as seeds, cycled to `words_per_label` words per label. The found
+words are single tokens; they replace the seeds in the persistent word tables.
+"""
+from __future__ import annotations
+
+import torch
+
+from promptdsl.errors import DataError
+from promptdsl.model.verbalizer import Verbalizer
+
+from ._head import keep_calibration, persist
+from ._search import search_label_words, word_like_tokens
+
+CHUNK = 256   # rows per pass when averaging full-vocabulary probabilities
+
+
+class AutoVerbalizer(Verbalizer):
+    @classmethod
+    def from_context(cls, context):
+        return cls(context)
+
+    def __init__(self, context):
+        self.per_label = int(context.options.get("words_per_label", 3))
+        self.n_candidates = int(context.options.get("candidates", 1000))
+        seeds = [[words[i % len(words)] for i in range(self.per_label)] if words else []
+                 for words in context.words]
+        super().__init__(context, seeds)
+        persist(self, "word_ids", "word_mask")
+        keep_calibration(self, len(self.word_owner))
+        self.tokenizer = context.tokenizer
+        self.mask_space = context.mask_space
+
+    def prepare(self, model, context) -> None:
+        train = context.train
+        if train is None or model.task["data"]["label"] not in train.columns:
+            raise DataError("verbalizer auto searches label words on labelled data.train; "
+                            "the task has none", model.task.get("file"))
+        labels = context.label_indices(train)
+        total = None
+        for start in range(0, len(train), CHUNK):
+            part = train.subset(range(start, min(start + CHUNK, len(train))))
+            probs = context.map_mask(part, lambda logits, hidden: logits.softmax(-1)).sum(0)
+            total = probs if total is None else total + probs
+        ranked = total.argsort(descending=True)
+        candidates = self.candidate_ids(ranked)
+        probs = context.map_mask(train, lambda logits, hidden:
+                                 logits.softmax(-1)[:, candidates.to(logits.device)])
+        found = search_label_words(probs, labels, self.num_labels,
+                                   torch.arange(len(candidates)), self.per_label)
+        self.set_found([[int(candidates[i]) for i in picks] for picks in found])
+        context.echo("verbalizer auto: " + "; ".join(
+            f"{label}: {', '.join(words)}" for label, words in zip(self.labels, self.words)))
+
+    def candidate_ids(self, ranked: torch.Tensor) -> torch.Tensor:
+        """The `candidates` most likely tokens that are whole words at the mask."""
+        out = []
+        for start in range(0, len(ranked), 4 * self.n_candidates):
+            ids = word_like_tokens(self.tokenizer, ranked[start:start + 4 * self.n_candidates],
+                                   self.mask_space)
+            out.extend(ids.tolist())
+            if len(out) >= self.n_candidates:
+                break
+        return torch.tensor(out[:self.n_candidates], dtype=torch.long)
+
+    def set_found(self, found: list) -> None:
+        """Write the found token ids into the word tables (a label with fewer finds than
+        `words_per_label` repeats them; one with none keeps its seeds)."""
+        ids, mask = self.word_ids.clone(), self.word_mask.clone()
+        for label, tokens in enumerate(found):
+            if not tokens:
+                continue
+            for j in range(self.per_label):
+                row = label * self.per_label + j
+                ids[row] = 0
+                mask[row] = False
+                ids[row, 0] = tokens[j % len(tokens)]
+                mask[row, 0] = True
+                self.words[label][j] = self.tokenizer.decode([tokens[j % len(tokens)]]).strip()
+        self.word_ids.copy_(ids)
+        self.word_mask.copy_(mask)

@@ -1,0 +1,67 @@
+"""`data { demonstrations: K }`: in-context demonstrations for every query (GPT-3 / LM-BFF).
+
+K train rows per label, drawn with `data.sample_seed` for each query and shuffled, are rendered
+through the task's template with the label's first word in the mask's place and put before the
+query (the data path's `add_demonstrations` does the rendering). A model holding a
+`Demonstrations` as `model.demonstrations` encodes every split this way, so training,
+evaluation, calibration and prediction all see the same kind of input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.demonstrations import add_demonstrations
+from ..data.render import Renderer, as_table
+from ..errors import DataError
+
+
+class Demonstrations:
+    def __init__(self, model, pool, k_per_label: int, seed: int):
+        self.model, self.pool, self.k, self.seed = model, pool, int(k_per_label), int(seed)
+        self.label_column = model.task["data"]["label"]
+        labels = [str(x) for x in model.labels]
+        column = pool.column(self.label_column, role="label column")
+        self.by_label = {label: [i for i, v in enumerate(column) if v == label]
+                         for label in labels}
+        short = [label for label, rows in self.by_label.items() if len(rows) < self.k + 1]
+        if short:
+            raise DataError(f"data.demonstrations: {self.k} per label needs at least "
+                            f"{self.k + 1} train rows of each label; too few for "
+                            f"{', '.join(map(repr, short))}", pool.path)
+
+    def label_words(self) -> dict:
+        """label value -> the word shown in a demonstration (the label's first word)."""
+        words = self.model.verbalizer.words
+        return {str(label): words[i][0].strip() for i, label in enumerate(self.model.labels)}
+
+    def picks(self, table) -> list:
+        """For each query row: K pool rows per label, in a seeded random order; a row of the
+        pool is never its own demonstration."""
+        same = table is self.pool or (table.path == self.pool.path and
+                                      list(table.lines) == list(self.pool.lines))
+        rng = np.random.default_rng(self.seed)
+        out = []
+        for i in range(len(table)):
+            chosen = []
+            for rows in self.by_label.values():
+                draw = rng.choice(len(rows), size=self.k + 1, replace=False).tolist()
+                chosen.extend([rows[j] for j in draw if not (same and rows[j] == i)][:self.k])
+            out.append([chosen[j] for j in rng.permutation(len(chosen)).tolist()])
+        return out
+
+    def renderer(self, pieces: list, labels: bool) -> Renderer:
+        base = self.model.renderer(labels)
+        config = self.model.hf_model().config
+        return Renderer(self.model.tokenizer, pieces, self.model.family,
+                        max_length=base.max_length, labels=base.labels,
+                        label_column=base.label_column, mask_name=base.mask_name,
+                        decoder_start_token_id=getattr(config, "decoder_start_token_id", None))
+
+    def encode(self, rows, labels: bool = True):
+        """Features of `rows` with the demonstrations in front (see PromptModel.encode)."""
+        base = self.model.renderer(labels)
+        table = as_table(rows, base.fields)
+        pieces, table = add_demonstrations(self.model.template.pieces, table, self.pool,
+                                           self.picks(table), self.label_words(),
+                                           self.label_column)
+        return self.renderer(pieces, labels).encode(table)

@@ -1,0 +1,112 @@
+"""The prepare phase: data-dependent set-up of a built PromptModel, before training or evaluation.
+
+Some verbalizers need to look at data before they are used: KPT refines its label words on
+unlabelled rows, `auto` searches label words on the training rows, `proto` starts its
+prototypes from them, and calibration (any kind, `calibrate: contextual | prior`) divides by a
+prior prediction. In-context demonstrations (`data.demonstrations: K`) are attached here too.
+
+    prepare_model(model, run_context)
+
+1. demonstrations: K rows per label from the (few-shot) train rows, drawn with
+   `data.sample_seed`, shown before every query (see `Demonstrations`);
+2. `model.verbalizer.prepare(model, context)` when the verbalizer defines it, with a
+   `PrepareContext` (below);
+3. calibration, when the verbalizer's `calibrate` option asks for it: `contextual` on
+   content-free inputs, `prior` on the unlabelled rows (the train rows when there are none).
+
+Everything computed here lives in the verbalizer's persistent buffers and parameters, so a
+checkpoint restores it without running the phase again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import DataError
+
+
+@dataclass
+class PrepareContext:
+    """What a verbalizer's `prepare(model, context)` gets.
+
+    - `task`: the task IR; `train`: the labelled train Table (few-shot sampled) or None;
+      `unlabeled`: `data.unlabeled` or None; `echo(text)`: a progress line for the user.
+    - `map_mask(rows, fn)`: runs the model (eval mode, no grad) over `rows` (a Table or dicts)
+      in batches and returns `torch.cat` of `fn(mask_logits [B, V], mask_hidden [B, H])` on the
+      CPU, in row order. Reduce inside `fn` (e.g. to label-word probabilities) to keep memory
+      small.
+    - `label_indices(table)`: [N] label index of each row of a labelled Table.
+    """
+    task: dict
+    model: object
+    train: object = None
+    unlabeled: object = None
+    batch_size: int = 32
+    echo: object = field(default=print)
+
+    def map_mask(self, rows, fn) -> torch.Tensor:
+        from ..data.batching import eval_batches
+        model = self.model
+        features = model.encode(rows, labels=False)
+        was_training = model.training
+        model.eval()
+        outputs, order = [], []
+        try:
+            with torch.no_grad():
+                for indices in eval_batches(features.lengths, self.batch_size):
+                    batch = {k: v.to(model.device) for k, v in
+                             model.collate(features, indices).items()}
+                    logits, hidden = model.read(batch)
+                    outputs.append(fn(logits.float(), hidden.float()).float().cpu())
+                    order.extend(indices)
+        finally:
+            model.train(was_training)
+        if not outputs:
+            return torch.empty(0)
+        result = torch.cat(outputs)
+        restored = torch.empty_like(result)
+        restored[torch.as_tensor(order)] = result
+        return restored
+
+    def label_indices(self, table) -> torch.Tensor:
+        from ..data.labels import label_indices
+        labels = [str(x) for x in self.model.labels]
+        return torch.as_tensor(label_indices(table, self.task["data"]["label"], labels))
+
+
+def prepare_model(model, run_context=None, *, train=None, unlabeled=None, echo=None) -> None:
+    """Run the prepare phase on `model`. `run_context` (promptdsl.train.runner.RunContext)
+    supplies the tables; without one, pass `train` / `unlabeled` Tables directly."""
+    if run_context is not None:
+        train = run_context.table("train")
+        unlabeled = run_context.table("unlabeled")
+        echo = echo or run_context.echo
+    task = model.task
+    context = PrepareContext(task, model, train, unlabeled,
+                             int(task["train"].get("eval_batch_size") or 32), echo or print)
+    k = int(task["data"].get("demonstrations") or 0)
+    if k:
+        if train is None:
+            raise DataError("data.demonstrations needs data.train to draw the examples from",
+                            task.get("file"))
+        from .demonstrations import Demonstrations
+        model.demonstrations = Demonstrations(model, train, k, int(task["data"]["sample_seed"]))
+    verbalizer = model.verbalizer
+    if hasattr(verbalizer, "prepare"):
+        verbalizer.prepare(model, context)
+    if getattr(verbalizer, "needs_calibration", False):
+        calibrate(model, context)
+
+
+def calibrate(model, context: PrepareContext) -> None:
+    """`PromptModel.calibrate`: `contextual` on content-free inputs; `prior` on the unlabelled
+    rows, else the train rows (labels ignored), else a clear error."""
+    rows = None
+    if model.verbalizer.calibration_mode == "prior":
+        rows = context.unlabeled if context.unlabeled is not None else context.train
+        if rows is None:
+            raise DataError("`calibrate: prior` averages the model's predictions over "
+                            "data.unlabeled (or data.train): the task has neither",
+                            model.task.get("file"))
+    model.calibrate(rows, batch_size=context.batch_size)
