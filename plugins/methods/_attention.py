@@ -160,7 +160,12 @@ def run_probe(backbone, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor
     was_training = backbone.training
     backbone.eval()
     try:
-        kwargs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+        kwargs = {"input_ids": input_ids}
+        if input_ids.device.type == "meta" and decoder_input_ids is None:
+            # (`promptc check` counts parameters on the meta device.) Mask preparation inspects
+            # values; a ready 4D mask is taken as is. Values on meta are never read anyway.
+            n = input_ids.shape[1]
+            kwargs["attention_mask"] = torch.ones(1, 1, n, n, dtype=torch.bool, device="meta")
         if decoder_input_ids is not None:
             kwargs["decoder_input_ids"] = decoder_input_ids
         with torch.no_grad():
