@@ -1,0 +1,108 @@
+"""Figure 3: promptdsl against OpenPrompt and PEFT, same model, data, template, method, batch and
+steps; each column in its own process (clean peak memory; OpenPrompt in its own venv).
+
+Methods: `prompt_tuning` (all three), `lora` (promptdsl, PEFT; OpenPrompt has none) and
+`finetune` (promptdsl, OpenPrompt, and the hand-written loop over plain transformers).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import sst2
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OPENPROMPT_PYTHON = HERE / ".venv-openprompt" / "bin" / "python"
+
+COLUMNS = {  # method -> the frameworks that have it
+    "prompt_tuning": ("promptdsl", "openprompt", "peft"),
+    "lora": ("promptdsl", "peft"),
+    "finetune": ("promptdsl", "openprompt", "transformers"),
+}
+MODULES = {"promptdsl": "promptdsl_loop", "openprompt": "openprompt_loop",
+           "peft": "peft_loop", "transformers": "peft_loop"}
+LORA_TARGETS = {"mlm": ["query", "value"], "causal": ["q_proj", "v_proj"]}
+LEARNING_RATES = {"prompt_tuning": 3e-2, "lora": 5e-4, "finetune": 1e-5}
+
+
+def openprompt_missing() -> str | None:
+    """Why the OpenPrompt column cannot run, or None."""
+    if not OPENPROMPT_PYTHON.is_file():
+        return (f"no OpenPrompt venv at {OPENPROMPT_PYTHON.parent.parent}: build it with "
+                "`bash benchmarks/openprompt_env.sh`")
+    probe = subprocess.run([str(OPENPROMPT_PYTHON), "-W", "ignore", "-c", "import openprompt"],
+                           capture_output=True, text=True)
+    if probe.returncode:
+        return "OpenPrompt does not import in its venv: " + probe.stderr.strip().splitlines()[-1]
+    return None
+
+
+def sizes_of_run(ctx) -> dict:
+    if ctx.quick:
+        return dict(prep_limit=400, eval_limit=64, train_steps=4)
+    if ctx.gpu:
+        return dict(prep_limit=67349, eval_limit=872, train_steps=60)
+    return dict(prep_limit=8000, eval_limit=256, train_steps=12)
+
+
+def config(ctx, size, method: str, workdir: Path) -> dict:
+    folder = ctx.data_folder()
+    return {
+        "model_name": size.name, "model_dir": str(ctx.model_dir(size)),
+        "model_class": size.model_class, "family": size.family, "method": method,
+        "train_path": str(folder / "train.tsv"), "dev_path": str(folder / "dev.tsv"),
+        "template": sst2.TEMPLATES[size.family],
+        "label_values": list(sst2.LABEL_WORDS), "label_words": list(sst2.LABEL_WORDS.values()),
+        "soft_tokens": 20, "lora_r": 8, "lora_alpha": 8, "lora_dropout": 0.0,
+        "lora_target": LORA_TARGETS[size.family],
+        "batch_size": ctx.batch_size(size), "eval_batch_size": 32 if not ctx.gpu else 128,
+        "max_length": 64 if ctx.quick else 128, "learning_rate": LEARNING_RATES[method], "seed": 13,
+        "device": ctx.device.type, "workdir": str(workdir), **sizes_of_run(ctx),
+    }
+
+
+def run_column(framework: str, cfg: dict, workdir: Path) -> dict:
+    path = workdir / f"{cfg['model_name']}-{cfg['method']}-{framework}.json"
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    python = str(OPENPROMPT_PYTHON) if framework == "openprompt" else sys.executable
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error",
+           "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([python, "-m", f"benchmarks.frameworks.{MODULES[framework]}",
+                           str(path)], cwd=REPO, capture_output=True, text=True, env=env)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT "):])
+            result["framework"] = framework
+            return result
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+    return {"framework": framework, "error": " | ".join(tail) or f"exit {proc.returncode}"}
+
+
+def model_for_comparison(ctx):
+    """The masked LM of the run (bert-base, or its tiny stand-in with --quick)."""
+    chosen = [s for s in ctx.sizes().values() if s.family == "mlm"]
+    return chosen[0] if chosen else None
+
+
+def run(ctx, methods=tuple(COLUMNS)) -> None:
+    size = model_for_comparison(ctx)
+    if size is None:
+        return
+    missing = openprompt_missing()
+    workdir = HERE / ".results" / "compare"
+    workdir.mkdir(parents=True, exist_ok=True)
+    for method in methods:
+        cfg = config(ctx, size, method, workdir)
+        for framework in COLUMNS[method]:
+            record = {"figure": "compare", "model": size.name, "method": method,
+                      "framework": framework}
+            if framework == "openprompt" and missing:
+                ctx.emit({**record, "skipped": missing})
+                continue
+            result = run_column(framework, cfg, workdir)
+            ctx.emit({**record, **{k: v for k, v in result.items()
+                                   if k not in ("method", "model", "framework")}})
