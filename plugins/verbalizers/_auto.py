@@ -10,7 +10,7 @@ import torch
 from promptdsl.errors import DataError
 from promptdsl.model.verbalizer import Verbalizer
 
-from ._head import keep_calibration, persist
+from ._head import persist
 from ._search import search_label_words, word_like_tokens
 
 CHUNK = 256   # rows per pass when averaging full-vocabulary probabilities
@@ -28,7 +28,6 @@ class AutoVerbalizer(Verbalizer):
                  for words in context.words]
         super().__init__(context, seeds)
         persist(self, "word_ids", "word_mask")
-        keep_calibration(self, len(self.word_owner))
         self.tokenizer = context.tokenizer
         self.mask_space = context.mask_space
 

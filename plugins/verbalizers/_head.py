@@ -2,8 +2,7 @@
 
 `LabelHead`: kinds that score labels directly (soft, proto) rather than through label-word
 probabilities; calibration then works on the label distribution (Zhao et al.'s original form).
-`keep_calibration`: makes the calibration a fixed-size persistent buffer, so a checkpoint carries
-what the prepare phase measured.
+`keep_calibration`: resizes the calibration buffer for such kinds.
 """
 from __future__ import annotations
 
@@ -13,8 +12,8 @@ from promptdsl.model.verbalizer import EPS, Verbalizer
 
 
 def keep_calibration(verbalizer: Verbalizer, size: int) -> None:
-    """Calibration by ones (no change) until the prepare phase measures it; saved with the
-    model. Only when the `calibrate` option asks for one."""
+    """Calibration over `size` entries (the base sizes it for label words): ones (no change)
+    until the prepare phase measures it; saved with the model."""
     if verbalizer.needs_calibration:
         verbalizer.register_buffer("calibration", torch.ones(size, device=verbalizer.word_ids.device))
 

@@ -17,7 +17,6 @@ from promptdsl.errors import DataError
 from promptdsl.model.verbalizer import EPS, Verbalizer
 
 from ._expand import expanded_words
-from ._head import keep_calibration
 from ._refine import frequency_keep, relevance_keep
 
 
@@ -54,7 +53,6 @@ class KnowledgeableVerbalizer(Verbalizer):
                                         requires_grad=bool(options.get("learn_weights", True)))
         self.refine = list(options.get("refine") or [])
         self.cutoff = float(options.get("cutoff", 0.5))
-        keep_calibration(self, len(anchor))
 
     # ---------------------------------------------------------------- scoring
     def normalize(self, word_scores: torch.Tensor) -> torch.Tensor:

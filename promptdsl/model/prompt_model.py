@@ -79,6 +79,9 @@ class PromptModel(nn.Module):
         from ..data.api import encode
         if labels is False:
             rows = _without_labels(rows, self.task["data"].get("label"))
+        demonstrations = getattr(self, "demonstrations", None)  # set by the prepare phase
+        if demonstrations is not None:
+            return demonstrations.encode(rows, require_labels=bool(labels))
         return encode(self, rows, require_labels=bool(labels))
 
     def collate(self, features, indices=None) -> dict:
@@ -203,8 +206,15 @@ class PromptModel(nn.Module):
 
     # ---------------------------------------------------------------- checkpoints
     def trainable_state_dict(self) -> dict:
-        """Only the parameters that require grad (what a checkpoint stores)."""
-        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+        """The parameters that require grad, plus the verbalizer's persistent buffers (what
+        its prepare phase measured: calibration, kept or found words) — what a checkpoint
+        stores."""
+        state = {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+        if self.verbalizer is not None:
+            state.update({f"verbalizer.{name}": b.detach() for name, b in
+                          self.verbalizer.state_dict(keep_vars=True).items()
+                          if name not in dict(self.verbalizer.named_parameters())})
+        return state
 
 
 def _without_labels(rows, column):

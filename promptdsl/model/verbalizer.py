@@ -103,7 +103,9 @@ class Verbalizer(nn.Module):
         self.calibration_mode = context.options.get("calibrate", "none") or "none"
         self.words: list = []
         self.set_words(context, context.words if words is None else words)
-        self.register_buffer("calibration", None, persistent=False)
+        # ones = no change until measured; persistent so a checkpoint keeps the measurement
+        self.register_buffer("calibration", torch.ones(len(self.word_owner),
+                             device=self.word_owner.device) if self.needs_calibration else None)
 
     # ---------------------------------------------------------------- label words
     def set_words(self, context: VerbalizerContext, words: list) -> None:

@@ -125,6 +125,8 @@ def load_checkpoint(path, device=None):
     task = read_checkpoint_task(path)
     model = build_model(task)
     load_trainable(model, path)
+    from .prepare import restore_demonstrations
+    restore_demonstrations(model)
     if device is not None:
         model.to(device)
     model.eval()

@@ -85,18 +85,34 @@ def prepare_model(model, run_context=None, *, train=None, unlabeled=None, echo=N
     task = model.task
     context = PrepareContext(task, model, train, unlabeled,
                              int(task["train"].get("eval_batch_size") or 32), echo or print)
-    k = int(task["data"].get("demonstrations") or 0)
-    if k:
-        if train is None:
-            raise DataError("data.demonstrations needs data.train to draw the examples from",
-                            task.get("file"))
-        from .demonstrations import Demonstrations
-        model.demonstrations = Demonstrations(model, train, k, int(task["data"]["sample_seed"]))
+    attach_demonstrations(model, train)
     verbalizer = model.verbalizer
     if hasattr(verbalizer, "prepare"):
         verbalizer.prepare(model, context)
     if getattr(verbalizer, "needs_calibration", False):
         calibrate(model, context)
+
+
+def attach_demonstrations(model, train) -> None:
+    """Give `model` its in-context demonstrations when `data.demonstrations` asks for them."""
+    task = model.task
+    k = int(task["data"].get("demonstrations") or 0)
+    if not k:
+        return
+    if train is None:
+        raise DataError("data.demonstrations needs data.train to draw the examples from",
+                        task.get("file"))
+    from .demonstrations import Demonstrations
+    model.demonstrations = Demonstrations(model, train, k, int(task["data"]["sample_seed"]))
+
+
+def restore_demonstrations(model) -> None:
+    """After loading a checkpoint: draw the same demonstrations again from the task's train
+    data (they are a function of the data and `data.sample_seed`, not stored)."""
+    if int(model.task["data"].get("demonstrations") or 0):
+        from . import splits
+        train = splits.read_split(model.task, "train")
+        attach_demonstrations(model, splits.few_shot(model.task, train))
 
 
 def calibrate(model, context: PrepareContext) -> None:

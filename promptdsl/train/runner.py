@@ -13,6 +13,7 @@ import torch
 from ..errors import DataError, PromptdslError
 from . import build, splits
 from .checkpoint import save_checkpoint
+from .prepare import prepare_model
 from .rundir import RunDir, RunDirError, default_run_dir
 from .seeding import autocast_dtype, resolve_device, seed_everything
 from .trainer import EvalResult, Trainer
@@ -70,7 +71,8 @@ class RunContext:
         return self._tables[split]
 
     def encode(self, model, table, name: str):
-        return splits.EncodedSplit(name, model, table, labelled=name != "unlabeled")
+        return splits.EncodedSplit(name, model, table, labelled=False if name == "unlabeled"
+                                   else True)
 
     def trainer(self, model) -> Trainer:
         return Trainer(model, self.task, self.device,
@@ -140,6 +142,7 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
         return _write_summary(context, summary, None, None, started)
 
     model = context.build_model()
+    prepare_model(model, context)  # demonstrations, verbalizer set-up, calibration
     encoded = {name: context.encode(model, table, name)
                for name, table in (("train", context.table("train")),
                                    ("validation", context.table("validation")),
