@@ -60,6 +60,8 @@ def analyse(path, only_task: str | None = None, overrides: dict | None = None) -
         if overrides:
             body, problems = apply_overrides(body, overrides, task)
             ws.diagnostics.extend(problems)
+        if id(task) in ws.broken:
+            continue
         builder = TaskBuilder(task, unit.path, body, registry)
         built = builder.build()
         ws.diagnostics.extend(builder.diagnostics)

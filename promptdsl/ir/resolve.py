@@ -33,6 +33,7 @@ class Workspace:
         self.units: dict[str, Unit] = {}
         self.diagnostics: list[Diagnostic] = []
         self._bodies: dict[int, list] = {}
+        self.broken: set[int] = set()     # tasks whose parent is missing: not built (no cascade)
 
     # ---- files and imports -------------------------------------------------------------
     def load(self, path, shown: str | None = None, _stack: tuple = ()) -> Unit:
@@ -108,7 +109,9 @@ class Workspace:
                 cycle = " → ".join(_chain[_chain.index(task.name):] + (task.name,))
                 self._error(task.extends_span, "extends-cycle", f"`extends` cycle: {cycle}",
                             "a task cannot extend itself, directly or through others")
+                self.broken.add(id(task))
             elif found is None:
+                self.broken.add(id(task))
                 self._error(task.extends_span, "unknown-task",
                             f"task `{task.name}` extends `{task.extends}`, which is not defined",
                             suggestion_hint(task.extends, unit.scope, "tasks in scope")
@@ -116,6 +119,8 @@ class Workspace:
             else:
                 parent, owner = found
                 body = merge_body(self.body_of(parent, owner, _chain + (task.name,)), own)
+                if id(parent) in self.broken:
+                    self.broken.add(id(task))
         self._bodies[id(task)] = body
         return body
 
