@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..families import CAUSAL, SEQ2SEQ
+from ..families import CAUSAL, MLM, SEQ2SEQ
 
 
 class PromptModel(nn.Module):
@@ -60,6 +60,10 @@ class PromptModel(nn.Module):
                     not isinstance(module[0], (nn.Linear, nn.Embedding, nn.Dropout)):
                 found.extend(module)
                 prefixes.append(name + ".")
+        if not found:   # shared or grouped layers (ALBERT): the longest list of blocks
+            lists = [m for m in self.hf_model().modules() if isinstance(m, nn.ModuleList) and
+                     len(m) and not isinstance(m[0], (nn.Linear, nn.Embedding, nn.Dropout))]
+            found = list(max(lists, key=len)) if lists else []
         return found
 
     @property
@@ -104,7 +108,9 @@ class PromptModel(nn.Module):
     def backbone_kwargs(self, batch: dict) -> dict:
         attention = batch["attention_mask"]
         kwargs = {"inputs_embeds": self.input_embeddings(batch), "attention_mask": attention,
-                  "use_cache": False, "return_dict": True}
+                  "return_dict": True}
+        if self.family != MLM:
+            kwargs["use_cache"] = False     # one forward pass: no key/value cache to build
         if self.family == CAUSAL:
             # left padding: positions count real tokens only
             kwargs["position_ids"] = (attention.long().cumsum(-1) - 1).clamp(min=0)
@@ -126,21 +132,32 @@ class PromptModel(nn.Module):
             return out.logits[rows, positions], hidden[rows, positions]
         picked = {}
 
-        def cut_to_read_position(_module, _args, output):
-            hidden = output[0]
+        def pick(hidden):
             rows = torch.arange(hidden.shape[0], device=hidden.device)
             picked["hidden"] = hidden[rows, positions.to(hidden.device)]
-            one = picked["hidden"].unsqueeze(1)
+            return picked["hidden"].unsqueeze(1)
+
+        def cut_to_read_position(_module, _args, output):
             if isinstance(output, tuple):
-                return (one,) + tuple(output[1:])
-            output["last_hidden_state"] = one
+                return (pick(output[0]),) + tuple(output[1:])
+            output["last_hidden_state"] = pick(output[0])
             return output
 
-        handle = module.register_forward_hook(cut_to_read_position)
+        def cut_head_input(_module, args):
+            # for heads that bypass the base model's forward (OPT calls its decoder directly)
+            if "hidden" in picked or not args or args[0].dim() != 3:
+                return None
+            return (pick(args[0]),) + tuple(args[1:])
+
+        handles = [module.register_forward_hook(cut_to_read_position)]
+        head = self.hf_model().get_output_embeddings()
+        if head is not None:
+            handles.append(head.register_forward_pre_hook(cut_head_input))
         try:
             out = self.backbone(**kwargs)
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
         return out.logits[:, -1], picked["hidden"]
 
     def forward(self, batch: dict) -> dict:
