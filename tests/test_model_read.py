@@ -86,3 +86,41 @@ def test_transformer_layers_of_every_family(any_tiny_model, tiny_model_dir):
     template = "{sentence} [MASK]"
     model = compiled(tiny_model_dir, name, template)
     assert len(model.transformer_layers()) == (4 if name == "t5" else 2)
+
+
+def _other_architecture(name):
+    """Tiny models of architectures beyond the five fixtures (no hard-coded list in the code:
+    these only check that reading one position works whatever the head looks like)."""
+    import transformers as tf
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
+    if name == "distilbert":
+        tok = tiny.build_tokenizer("bert")
+        return tf.DistilBertForMaskedLM(tf.DistilBertConfig(
+            vocab_size=len(tok), dim=32, n_layers=2, n_heads=2, hidden_dim=64)), tok
+    if name == "opt":    # its LM calls the decoder directly, bypassing the base model's forward
+        tok = tiny.build_tokenizer("gpt2")
+        return tf.OPTForCausalLM(tf.OPTConfig(vocab_size=len(tok), ffn_dim=64,
+                                              word_embed_proj_dim=32, **small)), tok
+    if name == "qwen2":
+        tok = tiny.build_tokenizer("llama")
+        return tf.Qwen2ForCausalLM(tf.Qwen2Config(vocab_size=len(tok), intermediate_size=64,
+                                                  num_key_value_heads=1, **small)), tok
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name", ["distilbert", "opt", "qwen2"])
+def test_read_position_matches_full_logits_on_other_architectures(name, tmp_path):
+    torch.manual_seed(0)
+    backbone, tokenizer = _other_architecture(name)
+    backbone.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    causal = name != "distilbert"
+    template = "<soft*2> {sentence} It was [MASK]" + ("" if causal else " .")
+    model = compile_task(tiny.make_task(tmp_path, template, methods=[]))
+    batch = model.collate(model.encode(TEXTS))
+    logits, hidden = model.read(batch)
+    with torch.no_grad():
+        full = model.backbone(**model.backbone_kwargs(batch)).logits
+    rows = torch.arange(len(TEXTS))
+    torch.testing.assert_close(logits, full[rows, batch["mask_pos"]], rtol=1e-4, atol=1e-5)
+    assert hidden.shape == (len(TEXTS), 32)
