@@ -84,12 +84,13 @@ def test_set_overrides_a_field(project):
     assert json.loads((project / "run" / "summary.json").read_text())["train"]["steps"] == 2
 
 
-def test_bad_data_is_exit_2_with_file_and_line(project, write_tsv):
-    write_tsv(ROWS[:3] + [("an odd one", "7")], name="test.tsv")
+def test_bad_data_is_exit_2_with_file_and_line(project):
+    (project / "test.tsv").write_text("sentence\tlabel\na great movie\t1\nragged\t0\textra\n")
     result = run("train", project / "tiny.prompt", "--out", project / "run")
-    assert result.exit_code == 2
-    assert "test.tsv:5:" in result.stderr and "'7'" in result.stderr
+    assert result.exit_code == 2, result.output
+    assert "test.tsv:3:" in result.stderr and result.stderr.startswith("error: ")
     assert "Traceback" not in result.output
+    assert not (project / "run").exists()  # failed before anything was written
 
 
 def test_an_existing_run_dir_keeps_its_files(project):

@@ -48,8 +48,7 @@ def load_tasks(file: str, task_name: str | None, overrides: dict | None) -> list
     from .. import api
     if task_name:
         return [api.load(file, task=task_name, overrides=overrides or None)]
-    names = api.task_names(file)
-    return [api.load(file, task=name, overrides=overrides or None) for name in names]
+    return list(api.load_all(file, overrides=overrides or None).values())
 
 
 def _progress() -> bool:

@@ -64,9 +64,7 @@ def predict_table(model, device, table: Table, progress: bool = True):
     """EvalResult (predictions and probabilities) for the rows of `table`; a label column, if
     present, is used for metrics too."""
     task = model.task
-    table.require_columns(template_fields(task), role="template field")
-    labelled = task["data"]["label"] in table.columns
-    encoded = splits.EncodedSplit("predict", model, table, labelled=labelled)
+    encoded = splits.EncodedSplit("predict", model, table, labelled=None)
     return _trainer(model, task, device, progress).evaluate(encoded, desc="predict")
 
 

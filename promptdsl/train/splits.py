@@ -31,14 +31,16 @@ def few_shot(task: dict, table):
 
 
 class EncodedSplit:
-    """One split rendered and tokenized through one model: `features` (labels as class indices
-    when `labelled`; a label the verbalizer lacks is a DataError at its line) and batches."""
+    """One split rendered and tokenized through one model (its template, tokenizer and any
+    demonstrations): `features` (labels as class indices; a label the verbalizer lacks is a
+    DataError at its line) and batches."""
 
-    def __init__(self, name: str, model, table, labelled: bool = True):
-        from ..data import PromptDataset, encode
+    def __init__(self, name: str, model, table, labelled: bool | None = True):
+        from ..data import PromptDataset
         self.name = name
         self.table = table
-        self.features = encode(model, table, require_labels=labelled)
+        # labelled: True requires the label column, None reads it when present, False ignores it
+        self.features = model.encode(table, labels=labelled)
         self.dataset = PromptDataset(self.features)
 
     def __len__(self) -> int:
