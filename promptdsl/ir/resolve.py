@@ -13,6 +13,7 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..syntax import ast
 from ..syntax.parse import ParseResult, parse_path
+from ..syntax.source import Source, remember
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Workspace:
         key = os.path.abspath(path)
         if key in self.units:
             return self.units[key]
-        parsed = parse_path(shown or str(path))
+        parsed = _parse_or_report(shown or str(path))
         unit = Unit(key, parsed.source.path, parsed)
         self.units[key] = unit
         self.diagnostics.extend(parsed.diagnostics)
@@ -150,6 +151,17 @@ class Workspace:
 
     def _error(self, span, code, message, hint=None):
         self.diagnostics.append(Diagnostic.at(span, code, message, hint))
+
+
+def _parse_or_report(path: str) -> ParseResult:
+    """Parse a file; an unreadable one (not UTF-8, no permission) becomes one diagnostic."""
+    try:
+        return parse_path(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+        src = remember(Source(path, ""))
+        diag = Diagnostic.at(src.span(0, 0), "io", f"cannot read `{path}`: {reason}")
+        return ParseResult(ast.File(path, []), [diag], src)
 
 
 def _identity(entry) -> tuple:
