@@ -17,12 +17,13 @@ from .specs import (DataFormatSpec, KnowledgeSourceSpec, MethodSpec, MetricSpec,
 __version__ = "0.1.0"
 
 
-def load(path, task: str | None = None):
+def load(path, task: str | None = None, overrides: dict | None = None):
     """Parse, resolve and check a .prompt file; return the task IR (a plain dict).
 
-    With several tasks in the file, `task` names one. Raises `TaskError` with diagnostics."""
+    With several tasks in the file, `task` names one; `overrides` maps dotted keys to value text
+    (`{"train.epochs": "3"}`). Raises `TaskError` with diagnostics."""
     from .api import load as _load
-    return _load(path, task=task)
+    return _load(path, task=task, overrides=overrides)
 
 
 def compile(task, **kwargs):  # noqa: A001 - the verb users expect

@@ -6,7 +6,7 @@ import os
 
 from .diagnostics import Diagnostic, dedupe
 from .errors import TaskError
-from .ir.pipeline import analyse
+from .ir.pipeline import analyse, task_names
 
 
 def _analyse_file(path, task=None, overrides=None):
@@ -30,15 +30,15 @@ def load(path, task: str | None = None, overrides: dict | None = None) -> dict:
     values parse as in the language and the task is checked again with them. Raises `TaskError`
     (with `.diagnostics`) when the file has errors, FileNotFoundError when it does not exist."""
     if task is None:
-        tasks = analyse(path).tasks if os.path.isfile(path) else None
-        if tasks is None:
+        if not os.path.isfile(path):
             raise FileNotFoundError(path)
+        tasks = task_names(path)
         if len(tasks) != 1:
             names = ", ".join(tasks) or "none"
             raise TaskError([Diagnostic(str(path), 0, 0, 0, 0, "error", "choose-task",
                                         f"this file has {len(tasks)} tasks ({names})",
                                         "name one with --task NAME")])
-        task = next(iter(tasks))
+        task = tasks[0]
     result = _analyse_file(path, task=task, overrides=overrides)
     if result.errors:
         raise TaskError(result.diagnostics)

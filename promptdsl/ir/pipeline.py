@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, dedupe, suggestion_hint
 from ..errors import PromptdslError
 from ..registry import get_registry
-from .build import Built, TaskBuilder
+from .build import TaskBuilder
 from .checks import semantic_checks
 from .overrides import apply_overrides
 from .resolve import Workspace
@@ -62,19 +62,30 @@ def analyse(path, only_task: str | None = None, overrides: dict | None = None) -
             ws.diagnostics.extend(problems)
         if id(task) in ws.broken:
             continue
-        builder = TaskBuilder(task, unit.path, body, registry)
-        built = builder.build()
-        ws.diagnostics.extend(builder.diagnostics)
-        ws.diagnostics.extend(_checks(built, registry))
-        if name in sweeps:
-            grid, problems = sweep_grid(sweeps[name], built.ir, registry)
-            ws.diagnostics.extend(problems)
-            built.ir["sweep"] = grid or None
-        result.tasks[name] = built.ir
+        try:
+            result.tasks[name] = _build(task, unit, body, sweeps.get(name), registry,
+                                        ws.diagnostics)
+        except Exception as exc:  # a bug or a plugin's crash: say so at the task, no traceback
+            ws.diagnostics.append(Diagnostic.at(
+                task.name_span, "internal", f"internal error while checking task `{name}`: "
+                f"{type(exc).__name__}: {exc}", "please report this with the file"))
     # tasks only extended from, or shown in imported files, are checked through their children
     result.diagnostics = dedupe(ws.diagnostics)
     return result
 
 
-def _checks(built: Built, registry) -> list:
-    return semantic_checks(built, registry)
+def _build(task, unit, body, sweep, registry, diagnostics: list) -> dict:
+    builder = TaskBuilder(task, unit.path, body, registry)
+    built = builder.build()
+    diagnostics.extend(builder.diagnostics)
+    diagnostics.extend(semantic_checks(built, registry))
+    if sweep is not None:
+        grid, problems = sweep_grid(sweep, built.ir, registry)
+        diagnostics.extend(problems)
+        built.ir["sweep"] = grid or None
+    return built.ir
+
+
+def task_names(path) -> list:
+    """The names of the file's own tasks (parsing only)."""
+    return list(Workspace().load(path, str(path)).tasks)
