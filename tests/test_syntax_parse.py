@@ -112,6 +112,11 @@ def test_syntax_errors_are_located(text, code, where):
     assert "Token(" not in diag.message and "Expected one of" not in diag.message
 
 
+def test_brace_on_the_next_line_is_explained():
+    diag = error_of("task a {\n  data\n  { x: 1 }\n}")
+    assert (diag.line, diag.column) == (2, 3) and "same line" in diag.message
+
+
 def test_missing_colon_hint():
     diag = error_of("task a { lr 1e-5 }")
     assert "`lr: value`" in diag.hint

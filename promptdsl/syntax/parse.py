@@ -132,7 +132,11 @@ def _syntax_error(src: Source, err: UnexpectedInput, text: str, begin: int = 0,
     hint = ("expected " + ", ".join(expected)) if expected else None
     rest = text[stop:stop + 40]
     if token.type in ("TAG", "NAME", "BLOCK_HEAD") and "a field `name: value`" in expected:
-        if not rest.lstrip(" \t").startswith(":"):
+        after = rest.lstrip(" \t\n")
+        if after.startswith("{") or re.match(r"[A-Za-z_]\w*\s*\{", after):
+            message = f"the `{{` of block `{token.value}` must stand on the same line as its name"
+            hint = "write the block's name, kind and `{` on one line: `name kind {`"
+        elif not rest.lstrip(" \t").startswith(":"):
             message = f"`{token.value}` is not followed by `:`"
             hint = f"write `{token.value}: value` (the key and its `:` stand on one line)"
     return Diagnostic.at(src.span(start, stop), "syntax", message, hint)
