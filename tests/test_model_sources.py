@@ -101,3 +101,18 @@ def test_smollm2_zero_shot_forward():
                            "a dull , boring and awful mess ."])
     assert torch.isfinite(scores).all()
     assert model.predict(["a wonderful, moving and beautiful film ."]) == ["1"]
+
+
+def test_stale_cache_is_converted_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMPTDSL_CACHE", str(tmp_path))
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"GGUF v2")
+    monkeypatch.setattr(smollm2, "gguf_path", lambda: fake)
+    old = smollm2.cache_dir()
+    old.mkdir(parents=True)
+    (old / smollm2.MARKER).write_text(json.dumps({"gguf": "fake.gguf", "size": 1, "mtime": 0}))
+    calls = []
+    monkeypatch.setattr(smollm2, "_convert",
+                        lambda source, target: calls.append((target / "config.json").write_text("{}")))
+    assert smollm2.resolve("smollm2-135m") == str(old)
+    assert len(calls) == 1 and (old / "config.json").is_file()

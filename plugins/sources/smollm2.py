@@ -93,13 +93,14 @@ def resolve(name: str) -> str | None:
     try:
         _convert(source, work)
         (work / MARKER).write_text(json.dumps(fingerprint), encoding="utf-8")
-        if folder.exists():          # stale or broken: replace it
+        if _is_current(folder, fingerprint):
+            return str(folder)       # another process finished first: keep its folder
+        if folder.exists():          # stale (an older GGUF) or from an older layout
             shutil.rmtree(folder)
         try:
             os.rename(work, folder)
         except OSError:
-            # another process finished first; use its folder if it is complete
-            if not _is_current(folder, fingerprint):
+            if not _is_current(folder, fingerprint):   # not a finished concurrent conversion
                 raise
     except ModelError:
         raise
