@@ -138,3 +138,11 @@ def test_parse_value_for_overrides():
     assert problems == [] and ast.plain(value) == [1, 2]
     value, problems = parse_value("1,,", "<--set x>")
     assert value is None and problems[0].code == "double-comma"
+
+
+def test_grammars_build_in_lark_strict_mode():
+    """Strict mode (terminal collisions are errors) needs the optional `interegular`."""
+    pytest.importorskip("interegular")
+    from promptdsl.syntax.grammar import outer_parser, template_parser
+    outer_parser(True)
+    template_parser(True)
