@@ -168,20 +168,25 @@ def _labels(built: Built, label_values: dict) -> list:
         first = labels.index(unknown[0]) if unknown else None
         span = (built.where.key(("verbalizer", "labels", first)) if first is not None
                 else built.where.value(("verbalizer",)))
-        ours = ", ".join(labels)
-        theirs = ", ".join(sorted(values, key=_natural))
+        ours = _listed(labels)
+        theirs = _listed(sorted(values, key=_natural))
         if unknown:
             message = (f"verbalizer labels {{{ours}}} do not match the labels of {shown} "
                        f"{{{theirs}}}")
             hint = suggestion_hint(unknown[0], values) or "labels are the data's label values; " \
                 "quote ones that are not names: `\"0\": \"bad\"`"
         else:
-            message = (f"labels {', '.join(sorted(uncovered, key=_natural))} of {shown} have no "
+            message = (f"labels {_listed(sorted(uncovered, key=_natural))} of {shown} have no "
                        "label words in the verbalizer")
             hint = "add a line per label: `\"label\": \"word\"`"
         out.append(Diagnostic.at(span, "label-mismatch", message, hint))
         break                            # one file is enough to explain the mismatch
     return out
+
+
+def _listed(values: list, most: int = 12) -> str:
+    shown = ", ".join(values[:most])
+    return shown + (f", … ({len(values)} in all)" if len(values) > most else "")
 
 
 def _natural(value: str):

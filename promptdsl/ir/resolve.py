@@ -166,7 +166,7 @@ def _parse_or_report(path: str) -> ParseResult:
 
 def _identity(entry) -> tuple:
     if isinstance(entry, ast.Field):
-        return ("field", entry.key, entry.quoted)
+        return ("field", entry.key)
     if entry.name == "method":               # several methods compose; one of each name
         return ("block", entry.name, entry.kind)
     return ("block", entry.name)
