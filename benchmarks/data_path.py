@@ -95,8 +95,8 @@ def main(argv=None) -> int:
     rows = 5000 if args.quick and args.rows is None else args.rows
     repeat = 1 if args.quick else args.repeat
 
-    from promptdsl.data import (Renderer, collate, eval_batches, padding_waste, read_table,
-                                train_batches)
+    from promptdsl.data import (PromptDataset, Renderer, eval_batches, padding_waste,
+                                read_table)
     from promptdsl.data.api import encode_split
 
     name, tokenizer = load_tokenizer(args.tokenizer)
@@ -111,10 +111,10 @@ def main(argv=None) -> int:
     n = len(table)
     t_render, features = timed(lambda: renderer.encode(table, require_labels=True), repeat)
 
-    def batch_all():
-        batches = train_batches(features.lengths, batch_size, seed=42)
-        for indices in batches:
-            collate(features, indices)
+    def batch_all():  # what the trainer iterates: PromptDataset.train_batches
+        batches = []
+        for indices, _ in PromptDataset(features).train_batches(batch_size, seed=42):
+            batches.append(indices)
         return batches
     t_batch, batches = timed(batch_all, repeat)
     total = t_read * (n / 67349 if rows else 1) + t_render + t_batch

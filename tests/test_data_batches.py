@@ -9,8 +9,13 @@ from promptdsl.data import Renderer, collate, eval_batches, padding_waste, resto
 ROWS = [{"sentence": s, "label": l} for s, l in tiny.SST2_ROWS]
 
 
+_TOKENIZERS = {}
+
+
 def features(name, template="{sentence} It was [MASK]"):
-    tokenizer = tiny.build_tokenizer(name)
+    if name not in _TOKENIZERS:
+        _TOKENIZERS[name] = tiny.build_tokenizer(name)
+    tokenizer = _TOKENIZERS[name]
     renderer = Renderer(tokenizer, tiny.pieces_from_text(template), tiny.FAMILY_OF[name],
                         labels=["0", "1"], label_column="label")
     return tokenizer, renderer.encode(ROWS)
@@ -83,3 +88,32 @@ def test_eval_batches_sorted_and_restore_order():
     assert batches == [[1, 3], [4, 0], [2]]
     outputs = [lengths[i] * 10 for b in batches for i in b]
     assert restore_order(batches, outputs) == [30, 90, 10, 70, 50]
+
+
+@pytest.mark.parametrize("name", tiny.MODEL_NAMES)
+def test_collate_many_equals_collate_per_batch(name):
+    from promptdsl.data import collate_many
+    template = "{sentence} It was [MASK]" if tiny.FAMILY_OF[name] == "causal" else \
+        "<soft*2> {sentence} It was [MASK] ."
+    _, f = features(name, template)
+    batches = [[3, 1, 4], [0], [9, 2, 6, 5], [8, 7]]
+    many = collate_many(f, batches)
+    assert len(many) == len(batches)
+    for got, b in zip(many, batches):
+        want = collate(f, b)
+        assert got.keys() == want.keys()
+        assert all(torch.equal(got[k], want[k]) for k in want), name
+
+
+def test_prompt_dataset_yields_every_row_once_per_epoch():
+    from promptdsl.data import PromptDataset
+    _, f = features("bert", "{sentence} [MASK]")
+    dataset = PromptDataset(f, chunk=2)
+    seen = []
+    for indices, batch in dataset.train_batches(batch_size=3, seed=5):
+        assert batch["input_ids"].shape[0] == len(indices)
+        assert batch["labels"].tolist() == f.labels[indices].tolist()
+        seen.extend(indices)
+    assert sorted(seen) == list(range(len(f)))
+    order = [i for indices, _ in dataset.eval_batches(4) for i in indices]
+    assert sorted(order) == list(range(len(f)))

@@ -12,7 +12,8 @@ from .table import Table, did_you_mean
 
 _LAZY = {
     "encode": "api", "encode_split": "api", "renderer_for": "api", "PromptDataset": "api",
-    "collate": "collator", "padding_waste": "collator", "Features": "features",
+    "collate": "collator", "collate_many": "collator", "padding_waste": "collator",
+    "Features": "features",
     "Renderer": "render", "train_batches": "batching", "eval_batches": "batching",
     "restore_order": "batching", "label_word_ids": "tokens",
     "add_demonstrations": "demonstrations", "sample_demonstrations": "demonstrations",

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import cache
 from .batching import eval_batches, restore_order, train_batches
-from .collator import collate
+from .collator import collate, collate_many
 from .features import Features
 from .readers import read_table
 from .render import Renderer
@@ -122,23 +122,28 @@ def encode_split(model, path, *, shots: int | None = None, sample_seed: int = 13
 
 
 class PromptDataset:
-    """A split ready for the trainer: `features`, and batches of row indices + tensors."""
+    """A split ready for the trainer: `features`, and batches of row indices + tensors.
 
-    def __init__(self, features: Features):
-        self.features = features
+    Batches are padded `chunk` at a time in one vectorised pass (`collate_many`)."""
+
+    def __init__(self, features: Features, chunk: int = 256):
+        self.features, self.chunk = features, chunk
 
     def __len__(self) -> int:
         return len(self.features)
 
+    def _collated(self, batches):
+        for start in range(0, len(batches), self.chunk):
+            part = batches[start:start + self.chunk]
+            yield from zip(part, collate_many(self.features, part))
+
     def train_batches(self, batch_size: int, seed: int, epoch: int = 0):
         """Yield (indices, batch): shuffled with (seed, epoch), length-bucketed."""
-        for indices in train_batches(self.features.lengths, batch_size, seed, epoch):
-            yield indices, collate(self.features, indices)
+        yield from self._collated(train_batches(self.features.lengths, batch_size, seed, epoch))
 
     def eval_batches(self, batch_size: int):
         """Yield (indices, batch), longest rows first; use `restore_order` on the outputs."""
-        for indices in eval_batches(self.features.lengths, batch_size):
-            yield indices, collate(self.features, indices)
+        yield from self._collated(eval_batches(self.features.lengths, batch_size))
 
 
 __all__ = ["renderer_for", "encode", "encode_split", "collate", "PromptDataset",
