@@ -61,7 +61,8 @@ def config(ctx, size, method: str, workdir: Path) -> dict:
         "lora_target": LORA_TARGETS[size.family],
         "batch_size": ctx.batch_size(size), "eval_batch_size": 32 if not ctx.gpu else 128,
         "max_length": 64 if ctx.quick else 128, "learning_rate": LEARNING_RATES[method], "seed": 13,
-        "device": ctx.device.type, "workdir": str(workdir), **sizes_of_run(ctx),
+        "device": ctx.device.type, "workdir": str(workdir), "threads": ctx.threads,
+        **sizes_of_run(ctx),
     }
 
 
@@ -93,7 +94,7 @@ def run(ctx, methods=tuple(COLUMNS)) -> None:
     if size is None:
         return
     missing = openprompt_missing()
-    workdir = HERE / ".results" / "compare"
+    workdir = ctx.workdir / "compare"
     workdir.mkdir(parents=True, exist_ok=True)
     for method in methods:
         cfg = config(ctx, size, method, workdir)

@@ -24,12 +24,16 @@ class Context:
     quick: bool = False
     data: str | None = None             # SST-2 folder (default: the repo's copy)
     device_name: str = "auto"
+    threads: int | None = None          # torch threads (None: torch's default)
     only_models: tuple = ()             # restrict to these model names (empty: all)
     records: list = field(default_factory=list)
     out = sys.stdout
 
     def __post_init__(self):
         quiet_libraries()
+        if self.threads:
+            import torch
+            torch.set_num_threads(self.threads)
         self.device, self.autocast_dtype = measure.device_and_autocast(self.device_name)
         self._data = None
 
@@ -62,6 +66,13 @@ class Context:
             limits = (2000, 200) if self.quick else (None, None)
             self._data = sst2.load(self.data_folder(), *limits)
         return self._data
+
+    @property
+    def workdir(self) -> Path:
+        """Scratch space for task files and results (git-ignored)."""
+        path = Path(__file__).resolve().parent / ".results"
+        path.mkdir(exist_ok=True)
+        return path
 
     def model_dir(self, size: models.ModelSize) -> Path:
         train, _ = self.splits()
