@@ -1,0 +1,100 @@
+"""method pet: one model per template, the ensemble averages their logits; distillation and
+iPET generations; clear errors for impossible set-ups."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+import tiny
+from promptdsl.data import Table
+from promptdsl.errors import DataError, ModelError
+from promptdsl.train.checkpoint import load_checkpoint
+from promptdsl.train.runner import train_task
+from promptdsl_plugins.methods._pseudo import pseudo_labelled
+
+POS = [f"It was great . {w}" for w in tiny.WORDS[:12]]
+NEG = [f"How far is it ? {w}" for w in tiny.WORDS[:12]]
+ROWS = [(t, "1") for t in POS] + [(t, "0") for t in NEG]
+SECOND = "{sentence} All in all, it was [MASK]"
+
+
+@pytest.fixture
+def pet_task(tiny_model_dir, tmp_path):
+    def make(**options):
+        train = tiny.write_tsv(tmp_path, ROWS[::2], name="train.tsv")
+        test = tiny.write_tsv(tmp_path, ROWS[1::2], name="test.tsv")
+        unlabeled = tiny.write_tsv(tmp_path, [(t,) for t, _ in ROWS], columns=("sentence",),
+                                   name="unlabeled.tsv")
+        task = tiny.make_task(tiny_model_dir("gpt2"), "{sentence} It was [MASK]", train=train,
+                              test=test, unlabeled=unlabeled,
+                              methods=[{"name": "pet", "options": {
+                                  "templates": None, "distill": False, "generations": 1,
+                                  **options}}],
+                              train_options={"max_steps": 2, "batch_size": 4,
+                                             "learning_rate": 1e-3})
+        task["templates"] = {"a": dict(task["template"]),
+                             "b": {"text": SECOND, "pieces": tiny.pieces_from_text(SECOND)}}
+        return task
+    return make
+
+
+def read_predictions(path):
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return torch.tensor([[float(r["p(0)"]), float(r["p(1)"])] for r in rows])
+
+
+def test_pet_ensemble_averages_the_members_logits(pet_task, tmp_path):
+    task = pet_task()
+    summary = train_task(task, out=tmp_path / "run", progress=False, echo=lambda _: None)
+    run = tmp_path / "run"
+    assert set(summary["test"]["members"]) == {"a", "b"}
+    texts = [t for t, _ in ROWS[1::2]]
+    member_logits = [load_checkpoint(run / "members" / f"{n}.g1").scores(texts)
+                     for n in ("a", "b")]
+    assert not torch.allclose(member_logits[0], member_logits[1])   # two different templates
+    expected = torch.stack(member_logits).mean(0).softmax(-1)
+    torch.testing.assert_close(read_predictions(run / "predictions.tsv"), expected,
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_pet_distills_into_one_model_over_ipet_generations(pet_task, tmp_path):
+    task = pet_task(distill=True, generations=2, templates=["b", "a"])
+    messages = []
+    summary = train_task(task, out=tmp_path / "run", progress=False, echo=messages.append)
+    run = tmp_path / "run"
+    assert {p.name for p in (run / "members").iterdir()} == {"a.g1", "b.g1", "a.g2", "b.g2"}
+    # generation 2 trains on the 12 train rows plus 12 × 5 pseudo-labelled rows at most
+    assert any("generation 2: training on 36 rows" in m for m in messages)  # 24 unlabelled
+    assert "ensemble" in summary["test"] and "accuracy" in summary["test"]
+    student = load_checkpoint(run / "checkpoint")
+    assert student.task["template"]["text"] == SECOND        # the first named template
+    texts = [t for t, _ in ROWS[1::2]]
+    torch.testing.assert_close(read_predictions(run / "predictions.tsv"),
+                               student.scores(texts).softmax(-1), atol=1e-4, rtol=1e-4)
+
+
+def test_pseudo_labels_take_the_most_confident_rows_per_label():
+    train = Table("t.tsv", ["sentence", "label"], [{"sentence": "x", "label": "a"}], [2])
+    unlabeled = Table("u.tsv", ["sentence"], [{"sentence": s} for s in "pqrst"], [2, 3, 4, 5, 6])
+    logits = torch.tensor([[3.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.0, 5.0], [0.2, 0.0]])
+    out = pseudo_labelled(train, unlabeled, logits, ["a", "b"], "label", size=2)
+    assert [(r["sentence"], r["label"]) for r in out.rows] == [("x", "a"), ("p", "a"),
+                                                                ("s", "b")]
+    assert out.lines == [2, 2, 5]
+
+
+def test_pet_errors(pet_task, tmp_path):
+    task = pet_task(templates=["a", "nope"])
+    with pytest.raises(ModelError, match="unknown template"):
+        train_task(task, out=tmp_path / "r1", progress=False, echo=lambda _: None)
+    task = pet_task()
+    task["templates"] = None
+    with pytest.raises(ModelError, match="templates"):
+        train_task(task, out=tmp_path / "r2", progress=False, echo=lambda _: None)
+    task = pet_task(distill=True)
+    task["data"]["unlabeled"] = None
+    with pytest.raises(DataError, match="unlabeled"):
+        train_task(task, out=tmp_path / "r3", progress=False, echo=lambda _: None)
