@@ -197,3 +197,18 @@ def test_one_tokenizer_call_per_field_not_per_row():
     renderer.encode(ROWS * 20)
     assert counting.calls - before == 2
     assert [len(t) for t in counting.texts[-2:]] == [len(ROWS) * 20] * 2
+
+
+def test_a_template_that_writes_the_frame_does_not_get_it_twice():
+    _, f = render("bert", "[CLS] {sentence} [MASK] [SEP]", rows=[{"sentence": "good"}])
+    assert tokens_of("bert", f) == ["[CLS]", "good", "[MASK]", "[SEP]"]
+    _, f = render("roberta", "{sentence} [SEP] [MASK]", rows=[{"sentence": "good"}])
+    toks = tokens_of("roberta", f)
+    assert toks[0] == "<s>" and toks[-3:] == ["</s>", "<mask>", "</s>"] and toks.count("<s>") == 1
+
+
+def test_zero_rows_render_and_collate():
+    from promptdsl.data import collate
+    _, f = render("bert", "{sentence} [MASK]", rows=Table("x.tsv", ["sentence", "label"], [], []))
+    assert len(f) == 0 and f.labels.tolist() == []
+    assert collate(f, [])["input_ids"].shape == (0, 0)

@@ -93,6 +93,7 @@ class Renderer:
         prefix, suffix = tokens.special_frame(self.tokenizer)
         if self.family == CAUSAL:
             suffix = []  # nothing may follow the position whose next token is read
+        prefix, suffix = self._unless_written(prefix, suffix)
 
         steps, texts, after_ws, next_soft = [], [], False, 0
         const = lambda ids, flag=0, **kw: Step("const", np.asarray(ids, np.int64), flag=flag, **kw)
@@ -136,6 +137,21 @@ class Renderer:
         if suffix:
             steps.append(const(suffix, SPECIAL))
         return steps, next_soft
+
+    def _unless_written(self, prefix: list, suffix: list) -> tuple:
+        """A template that writes the model's own frame itself ("[CLS] … [SEP]" for BERT) does
+        not get it twice."""
+        ends = [p for p in self.pieces if not (p["type"] == "text" and not p["text"].strip())]
+
+        def special(piece):
+            if piece["type"] != "special":
+                return None
+            return tokens.special_id(self.tokenizer, piece["token"])
+        if len(prefix) == 1 and ends and special(ends[0]) == prefix[0]:
+            prefix = []
+        if len(suffix) == 1 and ends and special(ends[-1]) == suffix[0]:
+            suffix = []
+        return prefix, suffix
 
     def _read_step(self) -> int | None:
         """Index of the mask step whose prediction is read."""
