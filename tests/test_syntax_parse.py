@@ -128,6 +128,13 @@ def test_error_in_one_task_does_not_hide_the_next():
     assert [t.name for t in result.file.items] == ["c"]
 
 
+def test_several_syntax_errors_in_one_task():
+    result = parse_text('task a {\n  x: 1,,\n  y: roberta-large\n  z 3\n  ok: 1\n}\n')
+    assert [(d.line, d.code) for d in result.diagnostics] == [
+        (2, "double-comma"), (3, "syntax"), (4, "syntax")]
+    assert result.file.items == []          # no half-parsed task: no cascade of errors
+
+
 def test_keywords_are_names_inside_blocks():
     got = fields("task: 1\nsweep: import\n")
     assert got["task"].value == 1 and got["sweep"].value == "import"

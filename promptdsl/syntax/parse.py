@@ -72,7 +72,9 @@ def parse_value(text: str, label: str):
 
 
 def _parse_by_item(src: Source, diagnostics: list) -> list:
-    """Parse each top-level item alone (other text blanked out, so positions stay)."""
+    """Parse each top-level item alone (other text blanked out, so positions stay). Within an
+    item, a line with a syntax error is blanked and the item parsed again, so several syntax
+    errors show at once; an item with syntax errors gives no AST (no cascade of errors)."""
     starts = [m.start() for m in TOP_LEVEL.finditer(src.text)]
     if not starts or starts[0] != 0:
         starts = [0] + starts
@@ -80,13 +82,47 @@ def _parse_by_item(src: Source, diagnostics: list) -> list:
     items = []
     for begin, end in bounds:
         chunk = _blank(src.text[:begin]) + src.text[begin:end] + _blank(src.text[end:])
-        try:
-            tree = outer_parser().parse(chunk, start="start")
-        except UnexpectedInput as err:
-            diagnostics.append(_syntax_error(src, err, chunk, begin, end))
-            continue
-        items.extend(_Builder(src, diagnostics).items(tree))
+        failed = False
+        for _ in range(MAX_RECOVERIES):
+            try:
+                tree = outer_parser().parse(chunk, start="start")
+            except UnexpectedInput as err:
+                diag = _syntax_error(src, err, chunk, begin, end)
+                if diag in diagnostics:
+                    break
+                diagnostics.append(diag)
+                failed = True
+                chunk = _without_line(chunk, diag, begin, end)
+                if chunk is None:
+                    break
+                continue
+            if not failed:
+                items.extend(_Builder(src, diagnostics).items(tree))
+            break
     return items
+
+
+MAX_RECOVERIES = 20
+
+
+def _without_line(chunk: str, diag: Diagnostic, begin: int, end: int) -> str | None:
+    """The chunk with the error's line blanked, or None when that cannot help (a brace
+    problem, or a line that opens or closes a block)."""
+    if diag.code in ("unclosed-brace", "unmatched-brace"):
+        return None
+    line_start = 0
+    for _ in range(diag.line - 1):
+        line_start = chunk.find("\n", line_start) + 1
+        if line_start == 0:
+            return None
+    line_end = chunk.find("\n", line_start)
+    line_end = len(chunk) if line_end < 0 else line_end
+    if not (begin <= line_start < end) or not chunk[line_start:line_end].strip():
+        return None
+    unclosed, unmatched = unbalanced(chunk[line_start:line_end])
+    if unclosed or unmatched or line_start == begin:
+        return None
+    return chunk[:line_start] + _blank(chunk[line_start:line_end]) + chunk[line_end:]
 
 
 def _blank(text: str) -> str:
