@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from promptdsl.api import check
 from promptdsl.diagnostics import render_all
+from promptdsl.syntax import ast
 from promptdsl.syntax.fmt import format_text
+from promptdsl.syntax.parse import parse_text
 
 HERE = Path(__file__).parent
 SOURCES = [p.read_text() for p in sorted((HERE / "examples").glob("*.prompt"))]
@@ -58,8 +60,24 @@ def assert_located(path, text):
         assert diag.message and diag.code != "internal"
     render_all(diagnostics)
     result = format_text(text, str(path))
-    if result.text is not None:                # formatting a parsable file keeps it parsable
+    if result.text is not None:      # formatting is idempotent and keeps what the file says
         assert format_text(result.text).text == result.text
+        assert shape(parse_text(result.text).file.items) == shape(parse_text(text).file.items)
+
+
+def shape(node):
+    """What a syntax tree says, without positions (strings compared by value)."""
+    if isinstance(node, list):
+        return [shape(n) for n in node]
+    if isinstance(node, (ast.Str, ast.Num, ast.Bool, ast.Ident, ast.Tagged, ast.ListV)):
+        return (type(node).__name__, repr(ast.plain(node)))
+    if isinstance(node, ast.Field):
+        return ("field", node.key, node.quoted, shape(node.value))
+    if isinstance(node, ast.Import):
+        return ("import", node.path.value)
+    fields = [type(node).__name__, node.name, getattr(node, "kind", None),
+              getattr(node, "extends", None)]
+    return tuple(fields) + (shape(node.body),)
 
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
