@@ -109,3 +109,17 @@ def test_no_cache_switch(cache_dir, sst2_tsv, monkeypatch):
     model = FakeModel(tokenizer)
     calls, _ = field_calls(model, lambda: encode_split(model, sst2_tsv))
     assert calls >= 1 and not (cache_dir / "tokenized").exists()
+
+
+def test_a_table_edited_in_memory_is_not_served_from_the_cache(cache_dir, sst2_tsv):
+    model = FakeModel(Counting(tiny.build_tokenizer("bert")))
+    table = read_table(sst2_tsv)
+    first = encode(model, table)
+    table.rows[0]["sentence"] = "great great great"
+    second = encode(model, table)
+    assert second.row(0)["ids"] != first.row(0)["ids"]
+    without = read_table(sst2_tsv)
+    without.columns.remove("label")
+    for row in without.rows:
+        del row["label"]
+    assert encode(model, without).labels is None

@@ -70,22 +70,32 @@ def _renderer_key(renderer: Renderer, require_labels: bool) -> dict:
             "tokenizer": cache.tokenizer_fingerprint(renderer.tokenizer)}
 
 
+def _content_digest(table: Table, columns: list) -> str:
+    """sha256 of the values the rendering reads (not of the file: a Table may have been
+    filtered or edited in memory since it was read)."""
+    digest = hashlib.sha256()
+    for name in columns:
+        digest.update(b"\x1e" + name.encode("utf-8") + b"\x1d")
+        digest.update("\x1f".join(row[name] for row in table.rows).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
 def encode(model, rows, *, require_labels: bool = False, use_cache: bool = True) -> Features:
     """Render + tokenize `rows` through `model`'s template and tokenizer.
 
-    A Table read from a file is cached under the file's content and its row lines."""
+    A Table read from a file is cached under the content of the columns it renders; rows given
+    in memory (lists) are not cached."""
     renderer = renderer_for(model)
-    cacheable = use_cache and isinstance(rows, Table) and rows.path != "<input>"
-    if cacheable:
-        try:
-            digest = cache.file_digest(rows.path)
-        except OSError:
-            cacheable = False
-    if not cacheable:
+    if not (use_cache and cache.enabled() and isinstance(rows, Table) and rows.path != "<input>"):
         return renderer.encode(rows, require_labels=require_labels)
-    lines = np.asarray(rows.lines, np.int64).tobytes()
-    key = cache.cache_key({"file": digest, "rows": hashlib.sha256(lines).hexdigest(),
-                           **_renderer_key(renderer, require_labels)})
+    columns = [c for c in dict.fromkeys(renderer.fields) if c in rows.columns]
+    labelled = renderer.label_column in rows.columns
+    if labelled:
+        columns.append(renderer.label_column)
+    key = cache.cache_key({"content": _content_digest(rows, columns), "columns": columns,
+                           "rows": len(rows), "lines": hashlib.sha256(
+                               np.asarray(rows.lines, np.int64).tobytes()).hexdigest(),
+                           "path": rows.path, **_renderer_key(renderer, require_labels)})
     features = cache.load(key)
     if features is None:
         features = renderer.encode(rows, require_labels=require_labels)
