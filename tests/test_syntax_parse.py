@@ -153,3 +153,12 @@ def test_grammars_build_in_lark_strict_mode():
     from promptdsl.syntax.grammar import outer_parser, template_parser
     outer_parser(True)
     template_parser(True)
+
+
+@pytest.mark.parametrize("text,hint", [
+    ("tsak t { }", "did you mean `task`?"),
+    ("task t {\n  template: {sentence} [MASK]\n}", "quoted string"),
+    ('task t {\n  verbalizer { 0: "bad" }\n}', '`"0": …`'),
+])
+def test_common_mistakes_get_a_hint(text, hint):
+    assert hint in error_of(text).hint

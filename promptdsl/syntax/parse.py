@@ -5,6 +5,7 @@ start of a line) is parsed again on its own, so an error in one task hides nothi
 """
 from __future__ import annotations
 
+import difflib
 import re
 
 from lark import Token, Tree
@@ -175,6 +176,15 @@ def _syntax_error(src: Source, err: UnexpectedInput, text: str, begin: int = 0,
         elif not rest.lstrip(" \t").startswith(":"):
             message = f"`{token.value}` is not followed by `:`"
             hint = f"write `{token.value}: value` (the key and its `:` stand on one line)"
+    elif "`task`" in expected:
+        close = difflib.get_close_matches(str(token.value), ["import", "task", "sweep"], n=1)
+        if close:
+            hint = f"did you mean `{close[0]}`? a file holds `import`, `task` and `sweep` items"
+    elif token.type == "LBRACE" and "a string" in expected:
+        hint = ('text with braces is a quoted string: `template: "{sentence} …"`; a block is '
+                "written `name { … }`, without `:`")
+    elif rest.lstrip(" \t").startswith(":") and "a field `name: value`" in expected:
+        hint = f'a key that is not a name is quoted: `"{token.value}": …`'
     return Diagnostic.at(src.span(start, stop), "syntax", message, hint)
 
 
