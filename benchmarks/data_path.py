@@ -124,6 +124,14 @@ def main(argv=None) -> int:
          examples_per_s=round(n / t_render), **common)
     emit(figure="data_path.batch_collate", seconds=round(t_batch, 4),
          examples_per_s=round(n / t_batch), **common)
+    # the floor: the same sentences through the Rust tokenizer alone, one batched call
+    sentences = [" " + row["sentence"].strip() for row in table.rows]
+    backend = tokenizer.backend_tokenizer
+    t_floor, _ = timed(lambda: backend.encode_batch_fast(sentences, add_special_tokens=False),
+                       repeat)
+    emit(figure="data_path.tokenizer_floor", seconds=round(t_floor, 4),
+         examples_per_s=round(n / t_floor), share_of_total=round(t_floor / (total or 1), 3),
+         **common)
     us = total / n * 1e6
     emit(figure="data_path.total", seconds=round(total, 4), examples_per_s=round(n / total),
          us_per_example=round(us, 2), speedup_vs_openprompt=round(OPENPROMPT_US_PER_EXAMPLE / us, 1),
