@@ -186,3 +186,12 @@ def test_generation_task_gets_generate_defaults(folder):
     ir = load(write(folder, text))
     assert ir["verbalizer"] is None and ir["target"]["pieces"][0]["name"] == "summary"
     assert ir["generate"]["beams"] == 4 and ir["generate"]["max_new_tokens"] == 32
+
+
+def test_import_problems_are_located(folder):
+    write(folder, "task broken { x: 1,, }\n", "broken.prompt")
+    diags = check([write(folder, 'import "broken.prompt"\nimport "nope.prompt"\n' + BASE)])
+    assert [(Path(d.file).name, d.code) for d in diags] == [
+        ("broken.prompt", "double-comma"), ("t.prompt", "missing-file")]
+    diags = check([write(folder, BASE + 'import "broken.prompt"\n', "late.prompt")])
+    assert "import-order" in [d.code for d in diags]
