@@ -134,7 +134,8 @@ def main(argv=None) -> int:
          **common)
     us = total / n * 1e6
     emit(figure="data_path.total", seconds=round(total, 4), examples_per_s=round(n / total),
-         us_per_example=round(us, 2), speedup_vs_openprompt=round(OPENPROMPT_US_PER_EXAMPLE / us, 1),
+         us_per_example=round(us, 2),
+         speedup_vs_openprompt=round(OPENPROMPT_US_PER_EXAMPLE / us, 1),
          goal="≥ 20× OpenPrompt", **common)
 
     lengths = features.lengths
@@ -143,7 +144,8 @@ def main(argv=None) -> int:
     plain = [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
     waste_max = 1 - lengths.sum() / (n * args.max_length)
-    emit(figure="data_path.padding_waste", bucketed_train=round(padding_waste(features, batches), 4),
+    emit(figure="data_path.padding_waste",
+         bucketed_train=round(padding_waste(features, batches), 4),
          eval_sorted_32=round(padding_waste(features, eval_batches(lengths, 32)), 4),
          shuffled_unbucketed=round(padding_waste(features, plain), 4),
          pad_to_max_length=round(float(waste_max), 4), mean_tokens=round(float(lengths.mean()), 2),

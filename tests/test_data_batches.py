@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import tiny
-from promptdsl.data import Renderer, collate, eval_batches, padding_waste, restore_order, train_batches
+from promptdsl.data import (Renderer, collate, eval_batches, padding_waste, restore_order,
+                            train_batches)
 
 ROWS = [{"sentence": s, "label": l} for s, l in tiny.SST2_ROWS]
 
@@ -27,7 +28,9 @@ def test_right_padding_for_mlm():
     lengths = f.lengths[[0, 1]]
     assert batch["input_ids"].shape == (2, lengths.max())
     short = int(np.argmin(lengths))
-    assert batch["attention_mask"][short].tolist() == [1] * lengths[short] + [0] * (lengths.max() - lengths[short])
+    width = lengths.max()
+    assert batch["attention_mask"][short].tolist() == \
+        [1] * lengths[short] + [0] * (width - lengths[short])
     assert (batch["input_ids"][short, lengths[short]:] == tokenizer.pad_token_id).all()
     assert (batch["soft_ids"][short, lengths[short]:] == -1).all()
     assert batch["soft_ids"][0, 1:3].tolist() == [0, 1]

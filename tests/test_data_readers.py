@@ -36,7 +36,8 @@ def test_csv_quoted_fields_and_multiline_records(tmp_path):
 
 
 def test_jsonl_values_become_strings(tmp_path):
-    path = write(tmp_path, "a.jsonl", '{"text": "hi", "label": 1}\n\n{"text": null, "label": true, "x": 2}\n')
+    path = write(tmp_path, "a.jsonl",
+                 '{"text": "hi", "label": 1}\n\n{"text": null, "label": true, "x": 2}\n')
     table = read_table(path)
     assert table.columns == ["text", "label"]
     assert table.rows == [{"text": "hi", "label": "1"}, {"text": "", "label": "true"}]

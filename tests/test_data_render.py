@@ -114,7 +114,8 @@ def test_filters_apply_in_order():
     _, f = render("roberta", "{sentence|nopunct|upper}", rows=rows)
     text = tok("roberta").decode(f.row(0)["ids"], skip_special_tokens=True)
     assert text == "HELLO WORLD"
-    _, f = render("roberta", "{sentence|capitalize}", rows=[{"sentence": "hello World", "label": "0"}])
+    _, f = render("roberta", "{sentence|capitalize}",
+                  rows=[{"sentence": "hello World", "label": "0"}])
     assert tok("roberta").decode(f.row(0)["ids"], skip_special_tokens=True) == "Hello World"
 
 

@@ -37,4 +37,5 @@ def read(path) -> Table:
     return Table(path, columns, rows, lines, header_line)
 
 
-SPECS = [DataFormatSpec(name="tsv", extensions=(".tsv", ".tab"), read=read, read_header=read_header)]
+SPECS = [DataFormatSpec(name="tsv", extensions=(".tsv", ".tab"), read=read,
+                        read_header=read_header)]

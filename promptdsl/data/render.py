@@ -112,7 +112,8 @@ class Renderer:
                 else:
                     after_ws = after_ws or bool(text)
             elif kind == "field":
-                steps.append(Step("field", field=piece["name"], filters=tuple(piece.get("filters") or ()),
+                steps.append(Step("field", field=piece["name"],
+                                  filters=tuple(piece.get("filters") or ()),
                                   lead_space=after_ws and self.space,
                                   shortenable=bool(piece.get("shortenable", True))))
                 after_ws = False
