@@ -123,3 +123,16 @@ def test_a_table_edited_in_memory_is_not_served_from_the_cache(cache_dir, sst2_t
     for row in without.rows:
         del row["label"]
     assert encode(model, without).labels is None
+
+
+def test_another_template_over_the_same_column_reuses_its_tokens(cache_dir, sst2_tsv,
+                                                                  monkeypatch):
+    from promptdsl.data import cache, renderer_for
+    monkeypatch.setattr(cache, "FIELD_MIN_ROWS", 1)
+    tokenizer = Counting(tiny.build_tokenizer("roberta"))
+    encode(FakeModel(tokenizer, template="{sentence} It was [MASK] ."), read_table(sst2_tsv))
+    other = FakeModel(tokenizer, template="{sentence} Sentiment: [MASK]")
+    calls, features = field_calls(other, lambda: encode(other, read_table(sst2_tsv)))
+    assert calls == 0
+    fresh = renderer_for(other).encode(read_table(sst2_tsv))
+    assert (features.ids == fresh.ids).all() and (features.offsets == fresh.offsets).all()

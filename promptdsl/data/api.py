@@ -98,7 +98,7 @@ def encode(model, rows, *, require_labels: bool = False, use_cache: bool = True)
                            "path": rows.path, **_renderer_key(renderer, require_labels)})
     features = cache.load(key)
     if features is None:
-        features = renderer.encode(rows, require_labels=require_labels)
+        features = renderer.encode(rows, require_labels=require_labels, cache_fields=True)
         cache.save(key, features)
     return features
 
@@ -125,7 +125,7 @@ def encode_split(model, path, *, shots: int | None = None, sample_seed: int = 13
     if shots:
         table = sample_per_label(table, renderer.label_column, int(shots), int(sample_seed),
                                  labels=renderer.labels)
-    features = renderer.encode(table, require_labels=require_labels)
+    features = renderer.encode(table, require_labels=require_labels, cache_fields=bool(key))
     if key:
         cache.save(key, features)
     return features

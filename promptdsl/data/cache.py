@@ -68,30 +68,62 @@ def cache_key(parts: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def load(key: str) -> Features | None:
-    path = cache_dir() / f"{key}.safetensors"
+def _read(path: Path):
+    """(arrays, metadata) of a cache file, or None when it is missing or unreadable."""
     if not enabled() or not path.exists():
         return None
     try:
         from safetensors import safe_open
         with safe_open(str(path), framework="numpy") as handle:
-            arrays = {name: handle.get_tensor(name) for name in handle.keys()}
-            metadata = handle.metadata()
-        return Features.from_arrays(arrays, metadata)
+            return {name: handle.get_tensor(name) for name in handle.keys()}, handle.metadata()
     except Exception:  # a damaged or foreign file: ignore it, it is rewritten
         return None
 
 
-def save(key: str, features: Features) -> None:
+def _write(path: Path, arrays: dict, metadata: dict | None = None) -> None:
     if not enabled():
         return
     from safetensors.numpy import save_file
-    folder = cache_dir()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays, metadata = features.to_arrays()
-        tmp = folder / f"{key}.{os.getpid()}.safetensors.tmp"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.safetensors.tmp")
         save_file(arrays, str(tmp), metadata=metadata)
-        os.replace(tmp, folder / f"{key}.safetensors")
+        os.replace(tmp, path)
     except OSError:  # a read-only or full disk only costs the next run a re-tokenization
         pass
+
+
+def load(key: str) -> Features | None:
+    found = _read(cache_dir() / f"{key}.safetensors")
+    if found is None:
+        return None
+    try:
+        return Features.from_arrays(*found)
+    except Exception:
+        return None
+
+
+def save(key: str, features: Features) -> None:
+    _write(cache_dir() / f"{key}.safetensors", *features.to_arrays())
+
+
+# Field texts are cached too, apart from any template: another template (a PET ensemble, a
+# template sweep) over the same column reuses its tokens. Small inputs are not worth a file.
+FIELD_MIN_ROWS = 1000
+
+
+def field_token_ids(tokenizer, texts: list, tokenize) -> tuple:
+    """`tokenize(tokenizer, texts)` -> (flat ids, lengths), from the cache when these exact
+    texts were tokenized by this tokenizer before."""
+    if len(texts) < FIELD_MIN_ROWS or not enabled():
+        return tokenize(tokenizer, texts)
+    digest = hashlib.sha256(tokenizer_fingerprint(tokenizer).encode("ascii"))
+    digest.update("\x1f".join(texts).encode("utf-8", "surrogatepass"))
+    path = cache_dir() / "fields" / f"{digest.hexdigest()[:32]}.safetensors"
+    found = _read(path)
+    if found is not None and {"ids", "lengths"} <= set(found[0]) \
+            and len(found[0]["lengths"]) == len(texts):
+        return found[0]["ids"], found[0]["lengths"]
+    flat, lengths = tokenize(tokenizer, texts)
+    _write(path, {"ids": flat, "lengths": lengths})
+    return flat, lengths

@@ -179,10 +179,11 @@ class Renderer:
         return prefix
 
     # ------------------------------------------------------------------ render rows
-    def encode(self, rows, *, require_labels: bool = False) -> Features:
+    def encode(self, rows, *, require_labels: bool = False, cache_fields: bool = False) -> Features:
         """Render and tokenize `rows`: a Table, a list of dicts, or a list of strings (only for
         templates with one field). Labels are read when the label column is present (and must
-        be when `require_labels`)."""
+        be when `require_labels`). `cache_fields`: reuse (and store) the tokens of large field
+        columns in the tokenization cache (see promptdsl.data.cache)."""
         table = as_table(rows, self.fields)
         table.require_columns(self.fields, role="column for the template field")
         n = len(table)
@@ -198,7 +199,12 @@ class Renderer:
             values = apply_filters([r[step.field].strip() for r in table.rows], step.filters)
             if step.lead_space:
                 values = [" " + v if v else v for v in values]
-            flat, lengths = tokens.token_ids_flat(self.tokenizer, values)
+            if cache_fields:
+                from . import cache
+                flat, lengths = cache.field_token_ids(self.tokenizer, values,
+                                                      tokens.token_ids_flat)
+            else:
+                flat, lengths = tokens.token_ids_flat(self.tokenizer, values)
             field_ids.append(flat)
             field_lens.append(lengths)
         kept = np.stack(field_lens, axis=1) if field_lens else np.zeros((n, 0), np.int64)
