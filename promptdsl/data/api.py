@@ -39,22 +39,23 @@ def renderer_for(model) -> Renderer:
     """The model's Renderer, built once per template state (methods may prepend soft tokens)."""
     if isinstance(model, Renderer):
         return model
-    pieces = _pieces(model)
-    key = json.dumps(pieces, sort_keys=True, default=str)
-    held = getattr(model, "_data_renderer", None)
-    if held is not None and held[0] == key:
-        return held[1]
     task = getattr(model, "task", None) or {}
     labels = getattr(model, "labels", None)
     if labels is None and task.get("verbalizer"):
         labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
     config = getattr(getattr(model, "backbone", None), "config", None)
-    renderer = Renderer(
-        model.tokenizer, pieces, model.family,
-        max_length=(task.get("train") or {}).get("max_length"),
-        labels=labels, label_column=(task.get("data") or {}).get("label"),
-        mask_name=(task.get("verbalizer") or {}).get("mask"),
-        decoder_start_token_id=getattr(config, "decoder_start_token_id", None))
+    settings = dict(max_length=(task.get("train") or {}).get("max_length"),
+                    labels=None if labels is None else [str(x) for x in labels],
+                    label_column=(task.get("data") or {}).get("label"),
+                    mask_name=(task.get("verbalizer") or {}).get("mask"),
+                    decoder_start_token_id=getattr(config, "decoder_start_token_id", None))
+    pieces = _pieces(model)
+    key = json.dumps([pieces, settings, model.family, id(model.tokenizer)], sort_keys=True,
+                     default=str)
+    held = getattr(model, "_data_renderer", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    renderer = Renderer(model.tokenizer, pieces, model.family, **settings)
     try:
         object.__setattr__(model, "_data_renderer", (key, renderer))
     except (AttributeError, TypeError):
