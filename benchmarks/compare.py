@@ -46,7 +46,7 @@ def sizes_of_run(ctx) -> dict:
         return dict(prep_limit=400, eval_limit=64, train_steps=4)
     if ctx.gpu:
         return dict(prep_limit=67349, eval_limit=872, train_steps=60)
-    return dict(prep_limit=8000, eval_limit=256, train_steps=12)
+    return dict(prep_limit=8000, eval_limit=192, train_steps=10)
 
 
 def config(ctx, size, method: str, workdir: Path) -> dict:
@@ -59,7 +59,7 @@ def config(ctx, size, method: str, workdir: Path) -> dict:
         "label_values": list(sst2.LABEL_WORDS), "label_words": list(sst2.LABEL_WORDS.values()),
         "soft_tokens": 20, "lora_r": 8, "lora_alpha": 8, "lora_dropout": 0.0,
         "lora_target": LORA_TARGETS[size.family],
-        "batch_size": ctx.batch_size(size), "eval_batch_size": 32 if not ctx.gpu else 128,
+        "batch_size": 8 if not ctx.gpu else 32, "eval_batch_size": 32 if not ctx.gpu else 128,
         "max_length": 64 if ctx.quick else 128, "learning_rate": LEARNING_RATES[method], "seed": 13,
         "device": ctx.device.type, "workdir": str(workdir), "threads": ctx.threads,
         **sizes_of_run(ctx),
@@ -70,7 +70,7 @@ def run_column(framework: str, cfg: dict, workdir: Path) -> dict:
     path = workdir / f"{cfg['model_name']}-{cfg['method']}-{framework}.json"
     path.write_text(json.dumps(cfg), encoding="utf-8")
     python = str(OPENPROMPT_PYTHON) if framework == "openprompt" else sys.executable
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error",
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error",
            "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run([python, "-m", f"benchmarks.frameworks.{MODULES[framework]}",
                            str(path)], cwd=REPO, capture_output=True, text=True, env=env)

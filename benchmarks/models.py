@@ -24,7 +24,7 @@ class ModelSize:
     config_class: str         # transformers config class
     model_class: str          # transformers model class with its LM head
     config: dict = field(default_factory=dict)
-    batch_size: int = 8       # CPU train batch (GPU runs use gpu_batch_size)
+    batch_size: int = 4       # CPU batch of figure 1 (GPU runs use gpu_batch_size)
     gpu_batch_size: int = 32
     tokenizer_vocab: int = 8000
 
@@ -38,7 +38,7 @@ REAL = {
                                "RobertaForMaskedLM", dict(
         vocab_size=50265, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
         intermediate_size=4096, max_position_embeddings=514, type_vocab_size=1,
-        layer_norm_eps=1e-5), batch_size=4),
+        layer_norm_eps=1e-5)),
     "smollm2-135m": ModelSize("smollm2-135m", "causal", "llama_bpe", "LlamaConfig",
                               "LlamaForCausalLM", dict(
         vocab_size=49152, hidden_size=576, num_hidden_layers=30, num_attention_heads=9,

@@ -62,6 +62,21 @@ def compare_table(records) -> str:
     return _table(["model", "method", "framework"] + [c[0] for c in columns], rows)
 
 
+def memory_table(records) -> str:
+    """Prompt tuning vs finetune: what training adds on top of the loaded model."""
+    rows = []
+    for r in _by(records, "compare"):
+        if r.get("method") not in ("prompt_tuning", "finetune", "lora") or "grad_mb" not in r:
+            continue
+        over_load = round(r["train_peak_rss_mb"] - r["rss_before_train_mb"], 1)
+        rows.append([r["model"], r["method"], r["framework"], r["trainable_params"],
+                     r["grad_mb"], r["optimizer_state_mb"], r["frozen_params_with_grad"],
+                     r["frozen_params_in_optimizer"], over_load, r.get("train_peak_gpu_mb", "-")])
+    return _table(["model", "method", "framework", "trainable params", "grads MB",
+                   "optimizer state MB", "frozen params with grad", "frozen params in optimizer",
+                   "train peak RSS - RSS before training MB", "peak GPU MB"], rows)
+
+
 def _ratio(a, b):
     return round(a / b, 2) if a and b else None
 
@@ -124,6 +139,8 @@ def render(records, header: str = "") -> str:
                           overhead_table(records)),
                          ("Figure 2: data path (SST-2)", data_path_table(records)),
                          ("Figure 3: against OpenPrompt and PEFT", compare_table(records)),
+                         ("Memory: prompt tuning vs finetune (from figure 3)",
+                          memory_table(records)),
                          ("Goals", goals_table(records))):
         if table:
             parts.append(f"#### {title}\n\n{table}\n")

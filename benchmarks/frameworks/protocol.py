@@ -92,6 +92,7 @@ def run(worker: Worker) -> dict:
         return loss
 
     steps = cfg["train_steps"]
+    out["rss_before_train_mb"] = round(measure.rss_bytes() / 2**20, 1)
     measure.reset_peak(device)
     step(train_batches[0])
     measure.sync(device)
