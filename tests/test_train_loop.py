@@ -118,3 +118,24 @@ def test_zero_shot_trains_nothing(tmp_path, tiny_model_dir, make_task, sst2_tsv)
     for name in ("task.json", "metrics.jsonl", "summary.json", "predictions.tsv",
                  "checkpoint/trainable.safetensors", "checkpoint/task.json"):
         assert (tmp_path / "run" / name).is_file(), name
+
+
+def test_early_stopping_restores_the_best_evaluation(tmp_path, tiny_model_dir, make_task,
+                                                      keyword_data):
+    train, test = keyword_data
+    task = keyword_task(make_task, tiny_model_dir("bert"), train, test, epochs=20,
+                        eval_every=8, early_stopping=3)
+    task["data"]["validation"] = task["data"]["test"]  # so the test score shows the restore
+    summary = train_task(task, out=tmp_path / "run", progress=False, echo=lambda _: None)
+    records = [json.loads(line) for line in
+               (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evaluations = [r for r in records if r["split"] == "validation"]
+    assert summary["train"]["stopped_early"] and summary["train"]["steps"] < 20 * 8
+    assert all(r["step"] % 8 == 0 for r in evaluations)
+    best = [r for r in evaluations if r["best"]][-1]
+    assert best["accuracy"] == max(r["accuracy"] for r in evaluations)
+    assert summary["train"]["best_step"] == best["step"] < evaluations[-1]["step"]
+    # the final evaluation (same rows) sees the restored best tensors, not the last ones
+    assert summary["test"]["loss"] == pytest.approx(best["loss"], rel=1e-5)
+    assert summary["test"]["loss"] != pytest.approx(evaluations[-1]["loss"], rel=1e-5)
+    assert summary["validation"] == {k: v for k, v in best.items() if k in summary["validation"]}
