@@ -41,6 +41,25 @@ def estimate(task: dict) -> ParameterCount:
     return count(compile_task(task, meta=True))
 
 
+def backbone_total(config: dict) -> int:
+    """Parameters of the backbone described by a config dict (from `model_config(name)`): built
+    on the meta device, so neither weights nor tokenizer are needed (tied tensors counted once)."""
+    import torch
+    import transformers
+
+    from ..errors import ModelError
+    from .backbone import AUTO_CLASS, family_of
+    config = dict(config)
+    model_type = config.pop("model_type", None)
+    if not model_type:
+        raise ModelError("the model's config has no model_type")
+    family = family_of(model_type, {**config, "model_type": model_type})
+    hf_config = transformers.AutoConfig.for_model(model_type, **config)
+    with torch.device("meta"):
+        model = getattr(transformers, AUTO_CLASS[family]).from_config(hf_config)
+    return sum(p.numel() for p in model.parameters())
+
+
 def human_bytes(n: int) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
