@@ -106,18 +106,22 @@ def _configs(backbone) -> list:
     return list(configs.values())
 
 
-def route_attention(backbone) -> dict:
+def route_attention(backbone, strict: bool = True) -> dict:
     """Send every attention call of `backbone` through the wrapper (idempotent).
-    Returns {id(config): (config, previous implementation)} for the configs it changed."""
+    Returns {id(config): (config, previous implementation)} for the configs it changed.
+
+    Prefixes need a wrapped sdpa or eager attention (`strict`); a probe that only watches the
+    calls runs any other implementation (flash, flex) as sdpa for that one forward."""
     changed = {}
     for config in _configs(backbone):
         current = config._attn_implementation or "sdpa"
         if current.startswith(NAME.format("")):
             continue
-        if current not in BASES:
-            raise ModelError(f"prefix and adapter need the sdpa or eager attention, not `{current}`")
+        if current not in BASES and strict:
+            raise ModelError(f"prefix needs the sdpa or eager attention, not `{current}`; load "
+                             "the model with attn_implementation=\"sdpa\"")
         changed[id(config)] = (config, config._attn_implementation)
-        config._attn_implementation_internal = NAME.format(current)
+        config._attn_implementation_internal = NAME.format(current if current in BASES else "sdpa")
     return changed
 
 
@@ -130,7 +134,7 @@ def recording(backbone):
     """Within the block, every attention call of `backbone` is appended to the yielded list as
     ("attention", module, query_length, key, value); callers may append their own events."""
     global _recording
-    changed = route_attention(backbone)
+    changed = route_attention(backbone, strict=False)
     _recording = []
     try:
         yield _recording

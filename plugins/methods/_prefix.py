@@ -51,6 +51,7 @@ class PrefixKeyValues(nn.Module):
 def apply_prefix(model, options) -> None:
     if hasattr(model, MODULE_NAME):
         raise MethodOptionError("method `prefix` is given twice; give it once")
+    _attention.route_attention(model.backbone)       # first: fails early on flash attention
     ids, decoder_ids = _attention.probe_inputs(model, options.length)
     found = _attention.probe(model.backbone, ids, decoder_ids)
     keys = [key[0, :, -options.length:].float() for _, key, _ in found]
@@ -61,6 +62,5 @@ def apply_prefix(model, options) -> None:
     prefix = PrefixKeyValues(keys, values, embeddings, options.hidden if options.projection else None)
     prefix.to(ids.device)
     model.add_module(MODULE_NAME, prefix)
-    _attention.route_attention(model.backbone)
     for index, (module, _, _) in enumerate(found):
         _attention.attach(module, prefix, index)
