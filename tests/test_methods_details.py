@@ -160,3 +160,18 @@ def test_schema_defaults_equal_the_typed_defaults():
         assert spec.schema["additionalProperties"] is False
         for key, value in defaults.items():
             assert spec.schema["properties"][key]["default"] == value, (name, key)
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "ptuning", "prefix", "adapter", "lora"])
+def test_sst2_task_files_check_clean(method):
+    """tasks/sst2_<method>.prompt (the SmolLM2 runs of the benchmark notes) pass the checker and
+    carry their method with every option filled in."""
+    from pathlib import Path
+
+    import promptdsl
+    path = Path(__file__).resolve().parents[1] / "tasks" / f"sst2_{method}.prompt"
+    task = promptdsl.load(path, task=f"sst2_{method}")
+    spec = get_registry().methods[method]
+    assert task["methods"][0]["name"] == method
+    assert set(task["methods"][0]["options"]) == set(spec.schema["properties"])
+    assert task["data"]["shots"] == 16 and task["model"] == "smollm2-135m"
