@@ -24,6 +24,7 @@ RUNS = [
     ("agnews_manual", "agnews.prompt", "agnews", {"data.test": "agnews_test"}),
     ("agnews_calibrated", "agnews_kpt.prompt", "agnews_calibrated",
      {"data.test": "agnews_test", "data.unlabeled": "agnews_unlabeled"}),
+    ("agnews_contextual", "agnews_kpt.prompt", "agnews_contextual", {"data.test": "agnews_test"}),
     ("agnews_kpt", "agnews_kpt.prompt", "agnews_kpt",
      {"data.test": "agnews_test", "data.unlabeled": "agnews_unlabeled"}),
     ("sst2_no_demos", "sst2_icl.prompt", "sst2_no_demos", {"data.test": "sst2_dev"}),
@@ -93,6 +94,7 @@ def table(summaries: dict, args) -> str:
         "| experiment | setting | accuracy |",
         "| --- | --- | ---: |",
         f"| AG News zero-shot | manual words (tasks/agnews.prompt) | {pct(get('agnews_manual'))} |",
+        f"| | manual + `calibrate: contextual` | {pct(get('agnews_contextual'))} |",
         f"| | manual + `calibrate: prior` | {pct(get('agnews_calibrated'))} |",
         f"| | KPT: expanded + refined + `calibrate: prior` (tasks/agnews_kpt.prompt) | "
         f"{pct(get('agnews_kpt'))} |",
