@@ -60,6 +60,14 @@ def test_escapes():
     assert got["a"].value == "\n\t\r\"'\\é"
 
 
+def test_surrogate_pair_escapes_join_and_lone_halves_are_errors():
+    assert fields(r'a: "\ud83d\ude00"')["a"].value == "\U0001F600"
+    result = parse_text('task t {\n  a: "x\\ud800y"\n}\n')
+    bad, = result.diagnostics
+    assert (bad.line, bad.column) == (2, 8) and "surrogate" in bad.message
+    assert "\ud800" not in str(result.file.items[0].body[0].value.value)  # never an unencodable str
+
+
 def test_keys_lead_fields_without_commas():
     task, = parse_ok('task t { verbalizer { neg: "bad", "awful"  pos: "good" "0": "x" } '
                      'data { test: "x.tsv", label: label } }').items

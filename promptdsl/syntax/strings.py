@@ -31,10 +31,16 @@ def decode(raw: str, start: int):
             out.append(ESCAPES[nxt])
             offsets.append(base + i)
             i += 2
-        elif nxt == "u" and len(body) >= i + 6 and all(c in HEX for c in body[i + 2:i + 6]):
-            out.append(chr(int(body[i + 2:i + 6], 16)))
+        elif nxt == "u" and _hex4(body, i + 2) is not None:
+            code, width = _code_point(body, i)
+            if code is None:
+                problems.append((base + i, base + i + 6,
+                                 f"`{body[i:i + 6]}` is half of a surrogate pair",
+                                 "write the character itself, or both halves: \\ud83d\\ude00"))
+                code = 0xFFFD
+            out.append(chr(code))
             offsets.append(base + i)
-            i += 6
+            i += width
         else:
             shown = "\\" + nxt if nxt and nxt != "\n" else "\\"
             problems.append((base + i, base + i + 1 + (1 if nxt else 0),
@@ -46,3 +52,23 @@ def decode(raw: str, start: int):
             i += 2 if nxt else 1
     offsets.append(start + len(raw) - (3 if raw.startswith('"""') else 1))
     return "".join(out), offsets, problems
+
+
+def _hex4(body: str, at: int) -> int | None:
+    digits = body[at:at + 4]
+    if len(digits) == 4 and all(c in HEX for c in digits):
+        return int(digits, 16)
+    return None
+
+
+def _code_point(body: str, i: int):
+    """The code point of the `\\uXXXX` escape at i (joining a UTF-16 surrogate pair) and the
+    escape's width; None for a lone surrogate, which no text file can hold."""
+    code = _hex4(body, i + 2)
+    if 0xD800 <= code <= 0xDBFF and body[i + 6:i + 8] == "\\u":
+        low = _hex4(body, i + 8)
+        if low is not None and 0xDC00 <= low <= 0xDFFF:
+            return 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), 12
+    if 0xD800 <= code <= 0xDFFF:
+        return None, 6
+    return code, 6
