@@ -1,7 +1,6 @@
 """`lora` through peft (see lora.py): inject into the backbone, save as a peft adapter folder."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -66,8 +65,12 @@ def apply_lora(model, options) -> None:
                         target_modules=targets, bias="none",
                         fan_in_fan_out=any(isinstance(m, Conv1D) for m in modules))
     # peft freezes everything it did not add; composition keeps what earlier methods trained
+    # (except the adapted weights themselves, renamed `….base_layer.weight`: LoRA freezes them)
     trained = {name for name, p in backbone.named_parameters() if p.requires_grad}
-    inject_adapter_in_model(config, backbone, adapter_name=ADAPTER)
+    try:
+        inject_adapter_in_model(config, backbone, adapter_name=ADAPTER)
+    except (ValueError, TypeError) as exc:        # e.g. a target that is not a supported layer
+        raise MethodOptionError(f"lora: peft cannot adapt {targets}: {exc}") from exc
     for name, param in backbone.named_parameters():
         if name in trained or _is_lora(name):
             param.requires_grad_(True)
