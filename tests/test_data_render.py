@@ -213,3 +213,15 @@ def test_zero_rows_render_and_collate():
     _, f = render("bert", "{sentence} [MASK]", rows=Table("x.tsv", ["sentence", "label"], [], []))
     assert len(f) == 0 and f.labels.tolist() == []
     assert collate(f, [])["input_ids"].shape == (0, 0)
+
+
+def test_an_empty_field_adds_no_tokens_not_even_a_space():
+    _, f = render("gpt2", "Review: {sentence} It was [MASK]", rows=[{"sentence": "  "}])
+    assert tokens_of("gpt2", f)[-2:] == ["ĠIt", "Ġwas"]
+    assert not (np.array(f.row(0)["flags"]) & FIELD).any()
+
+
+def test_label_with_stray_spaces_still_matches():
+    table = Table("x.tsv", ["sentence", "label"], [{"sentence": "good", "label": " 1 "}], [2])
+    _, f = render("bert", "{sentence} [MASK]", rows=table)
+    assert f.labels.tolist() == [1]

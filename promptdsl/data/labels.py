@@ -11,14 +11,13 @@ def label_indices(table: Table, column: str, labels: list) -> np.ndarray:
     verbalizer does not know (with a did-you-mean)."""
     index = {label: i for i, label in enumerate(labels)}
     values = table.column(column, role="label column")
-    out = np.empty(len(values), np.int64)
-    for i, value in enumerate(values):
-        found = index.get(value)
-        if found is None:
-            found = index.get(value.strip())
-        if found is None:
-            known = ", ".join(repr(x) for x in labels)
-            raise table.error(i, f"label {value!r} is not one the verbalizer knows ({known})"
-                                 f"{did_you_mean(value, labels)}")
-        out[i] = found
-    return out
+    found = [index.get(v, -1) for v in values]  # one dict lookup per row, no Python branches
+    if -1 in found:
+        for i, value in enumerate(values):
+            if found[i] == -1:
+                found[i] = index.get(value.strip(), -1)  # " 1" in a hand-edited file is 1
+            if found[i] == -1:
+                known = ", ".join(repr(x) for x in labels)
+                raise table.error(i, f"label {value!r} is not one the verbalizer knows "
+                                     f"({known}){did_you_mean(value, labels)}")
+    return np.asarray(found, np.int64)

@@ -196,8 +196,9 @@ class Renderer:
         field_steps = [s for s in self.steps if s.kind == "field"]
         field_ids, field_lens = [], []
         for step in field_steps:
-            values = apply_filters([r[step.field].strip() for r in table.rows], step.filters)
-            if step.lead_space:
+            name = step.field
+            values = apply_filters([r[name].strip() for r in table.rows], step.filters)
+            if step.lead_space:  # an empty value stays empty (a lone space is a token)
                 values = [" " + v if v else v for v in values]
             if cache_fields:
                 from . import cache
