@@ -136,3 +136,18 @@ def test_another_template_over_the_same_column_reuses_its_tokens(cache_dir, sst2
     assert calls == 0
     fresh = renderer_for(other).encode(read_table(sst2_tsv))
     assert (features.ids == fresh.ids).all() and (features.offsets == fresh.offsets).all()
+
+
+def test_encode_split_errors_name_the_file(cache_dir, tmp_path, write_tsv):
+    from promptdsl.errors import DataError
+    model = FakeModel(tiny.build_tokenizer("bert"))
+    with pytest.raises(DataError, match="does not exist"):
+        encode_split(model, tmp_path / "missing.tsv")
+    header_only = write_tsv([], name="empty.tsv")
+    with pytest.raises(DataError, match="no rows") as info:
+        encode_split(model, header_only, purpose="data.train")
+    assert info.value.line == 1 and "data.train" in str(info.value)
+    few = write_tsv(tiny.SST2_ROWS, name="few.tsv")
+    with pytest.raises(DataError, match="shots: 5"):
+        encode_split(model, few, shots=5)
+    assert len(encode_split(model, few, shots=2)) == 4
