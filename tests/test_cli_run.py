@@ -120,6 +120,11 @@ def test_predict_needs_text_or_input(project):
     assert result.exit_code == 2 and "--text" in result.stderr
 
 
+def test_missing_file_is_a_clean_error(project):
+    result = run("train", project / "nope.prompt")
+    assert result.exit_code == 2 and "nope.prompt: no such file" in result.stderr
+
+
 def test_missing_checkpoint_is_a_clean_error(project):
     result = run("eval", project / "tiny.prompt", "--checkpoint", project / "nowhere")
     assert result.exit_code == 2 and "no such checkpoint" in result.stderr

@@ -25,8 +25,11 @@ def clean_errors():
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        if exc.filename is None and isinstance(exc, FileNotFoundError):
+            message = f"{exc}: no such file"
+        else:
+            message = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+        click.echo(f"error: {message}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted (what was written to the run directory is kept)", err=True)
