@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ROOT / "tasks"
 
-# (run name, task file, task name, overrides)
+# (run name, task file, task name, overrides: a subsample's name or the value's text)
 RUNS = [
     ("agnews_manual", "agnews.prompt", "agnews", {"data.test": "agnews_test"}),
     ("agnews_calibrated", "agnews_kpt.prompt", "agnews_calibrated",
@@ -27,6 +27,11 @@ RUNS = [
     ("agnews_contextual", "agnews_kpt.prompt", "agnews_contextual", {"data.test": "agnews_test"}),
     ("agnews_kpt", "agnews_kpt.prompt", "agnews_kpt",
      {"data.test": "agnews_test", "data.unlabeled": "agnews_unlabeled"}),
+    ("agnews_kpt_first", "agnews_kpt.prompt", "agnews_kpt",
+     {"data.test": "agnews_test", "data.unlabeled": "agnews_unlabeled",
+      "verbalizer.multi_token": "first"}),
+    ("agnews_kpt_norefine", "agnews_kpt.prompt", "agnews_kpt",
+     {"data.test": "agnews_test", "data.unlabeled": "agnews_unlabeled", "verbalizer.refine": "[]"}),
     ("sst2_no_demos", "sst2_icl.prompt", "sst2_no_demos", {"data.test": "sst2_dev"}),
     ("sst2_icl", "sst2_icl.prompt", "sst2_icl", {"data.test": "sst2_dev"}),
     ("sst2_pet", "sst2_pet.prompt", "sst2_pet", {"data.test": "sst2_dev"}),
@@ -70,7 +75,8 @@ def run_all(args) -> dict:
         if (run_dir / "summary.json").is_file():
             summaries[name] = json.loads((run_dir / "summary.json").read_text())
             continue
-        values = {key: json.dumps(str(files[ref])) for key, ref in overrides.items()}
+        values = {key: json.dumps(str(files[ref])) if ref in files else ref
+                  for key, ref in overrides.items()}
         task = promptdsl.load(TASKS / task_file, task=task_name, overrides=values)
         print(f"== {name}: {task_file} --task {task_name}", flush=True)
         summaries[name] = train_task(task, out=run_dir)
@@ -98,6 +104,8 @@ def table(summaries: dict, args) -> str:
         f"| | manual + `calibrate: prior` | {pct(get('agnews_calibrated'))} |",
         f"| | KPT: expanded + refined + `calibrate: prior` (tasks/agnews_kpt.prompt) | "
         f"{pct(get('agnews_kpt'))} |",
+        f"| | KPT as above, `multi_token: first` | {pct(get('agnews_kpt_first'))} |",
+        f"| | KPT without refinement (`refine: []`) | {pct(get('agnews_kpt_norefine'))} |",
         f"| SST-2 ICL (zero_shot) | no demonstrations | {pct(get('sst2_no_demos'))} |",
         f"| | 1 demonstration per label (tasks/sst2_icl.prompt) | {pct(get('sst2_icl'))} |",
     ]
