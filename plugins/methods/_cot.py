@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from promptdsl.data.render import Renderer
-from promptdsl.errors import ModelError
+from promptdsl.errors import DataError, ModelError
 from promptdsl.families import CAUSAL
 from promptdsl.train.metrics import compute_metrics
 from promptdsl.train.prepare import prepare_model
@@ -99,7 +99,10 @@ def run_cot(task: dict, context) -> dict:
                          f"model `{task['model']}` is {model.family}")
     model.to(context.device)
     prepare_model(model, context)
-    name = next(n for n in ("test", "validation") if context.table(n) is not None)
+    name = next((n for n in ("test", "validation") if context.table(n) is not None), None)
+    if name is None:
+        raise DataError("the task has no data.test or data.validation to evaluate on",
+                        task.get("file"))
     table = context.table(name)
     batch_size = int(task["train"].get("eval_batch_size") or 32)
     context.echo(f"cot: generating rationales for {len(table)} rows")

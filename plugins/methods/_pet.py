@@ -67,7 +67,10 @@ def run_pet(task: dict, context) -> dict:
     if (options.get("distill") or generations > 1) and unlabeled is None:
         raise DataError("method pet: `distill` and `generations` > 1 need data.unlabeled",
                         task.get("file"))
-    final_name = next(n for n in FINAL_SPLITS if context.table(n) is not None)
+    final_name = next((n for n in FINAL_SPLITS if context.table(n) is not None), None)
+    if final_name is None:
+        raise DataError("the task has no data.test or data.validation to evaluate on",
+                        task.get("file"))
     final_table = context.table(final_name)
     labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
     label_column = task["data"]["label"]
