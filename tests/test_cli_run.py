@@ -129,3 +129,10 @@ def test_missing_checkpoint_is_a_clean_error(project):
     result = run("eval", project / "tiny.prompt", "--checkpoint", project / "nowhere")
     assert result.exit_code == 2 and "no such checkpoint" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_cuda_without_a_gpu_is_a_clean_error(project):
+    result = run("train", project / "tiny.prompt", "--out", project / "run", "--device", "cuda")
+    assert result.exit_code == 2 and "torch sees no GPU" in result.stderr
+    assert not (project / "run").exists()
