@@ -34,6 +34,8 @@ RUNS = [
      {"data.test": "agnews_test", "data.unlabeled": "agnews_unlabeled", "verbalizer.refine": "[]"}),
     ("sst2_no_demos", "sst2_icl.prompt", "sst2_no_demos", {"data.test": "sst2_dev"}),
     ("sst2_icl", "sst2_icl.prompt", "sst2_icl", {"data.test": "sst2_dev"}),
+    ("sst2_icl_contextual", "sst2_icl.prompt", "sst2_icl",
+     {"data.test": "sst2_dev", "verbalizer.calibrate": "contextual"}),
     ("sst2_pet", "sst2_pet.prompt", "sst2_pet", {"data.test": "sst2_dev"}),
 ]
 
@@ -108,6 +110,7 @@ def table(summaries: dict, args) -> str:
         f"| | KPT without refinement (`refine: []`) | {pct(get('agnews_kpt_norefine'))} |",
         f"| SST-2 ICL (zero_shot) | no demonstrations | {pct(get('sst2_no_demos'))} |",
         f"| | 1 demonstration per label (tasks/sst2_icl.prompt) | {pct(get('sst2_icl'))} |",
+        f"| | 1 per label + `calibrate: contextual` | {pct(get('sst2_icl_contextual'))} |",
     ]
     pet = get("sst2_pet") or {}
     for member, metrics in (pet.get("members") or {}).items():
