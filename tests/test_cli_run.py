@@ -136,3 +136,15 @@ def test_cuda_without_a_gpu_is_a_clean_error(project):
     result = run("train", project / "tiny.prompt", "--out", project / "run", "--device", "cuda")
     assert result.exit_code == 2 and "torch sees no GPU" in result.stderr
     assert not (project / "run").exists()
+
+
+def test_a_row_that_cannot_fit_fails_before_the_run_dir_exists(project, write_tsv):
+    long_row = (" ".join(["great"] * 60), "1")
+    write_tsv(ROWS + [long_row], name="test.tsv")
+    prompt = (project / "tiny.prompt").read_text().replace("{sentence}", "{sentence|keep}")
+    (project / "tiny.prompt").write_text(prompt)
+    result = run("train", project / "tiny.prompt", "--out", project / "run",
+                 "--set", "train.max_length=32")
+    assert result.exit_code == 2, result.output
+    assert f"test.tsv:{len(ROWS) + 2}:" in result.stderr and "max_length" in result.stderr
+    assert "Traceback" not in result.output and not (project / "run").exists()

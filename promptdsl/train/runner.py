@@ -110,6 +110,12 @@ def _final_split(context: RunContext):
                     context.task.get("file"))
 
 
+def _open_run_dir(context: RunContext) -> None:
+    context.rundir = RunDir.create(context.rundir.path)
+    context.rundir.write_task(context.task)
+    context.echo(f"run directory: {context.rundir.path}")
+
+
 def train_task(task: dict, *, out=None, device: str | None = None, progress: bool = True,
                echo=print) -> dict:
     """Run `task` end to end; return the summary (also written to summary.json)."""
@@ -121,21 +127,18 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
     custom = [spec for spec, _ in methods if spec.run is not None]
     will_train = build.trains(task)
 
-    # read everything before the run directory exists: bad data fails fast, leaving nothing
-    probe = RunContext(task, torch_device, RunDir(run_path), progress, echo)
+    # read and encode everything before the run directory exists: bad data fails fast and
+    # leaves nothing behind
+    context = RunContext(task, torch_device, RunDir(run_path), progress, echo)
     for name in splits.SPLITS:
-        probe.table(name)
-    if will_train and not custom and probe.table("train") is None:
+        context.table(name)
+    if will_train and not custom and context.table("train") is None:
         raise DataError(f"method `{methods[-1][0].name}` trains, but the task has no data.train",
                         task.get("file"))
-    final_name, final_table = _final_split(probe)
-
-    rundir = RunDir.create(run_path)
-    rundir.write_task(task)
-    context = RunContext(task, torch_device, rundir, progress, echo, probe._tables)
-    echo(f"run directory: {rundir.path}")
+    final_name, final_table = _final_split(context)
 
     if custom:
+        _open_run_dir(context)
         final_metrics = custom[0].run(task, context) or {}
         summary = {"task": task["name"], "test" if final_name == "test" else "validation":
                    final_metrics}
@@ -148,6 +151,7 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
                                    ("validation", context.table("validation")),
                                    ("test", context.table("test")))
                if table is not None}
+    _open_run_dir(context)
     trainer = context.trainer(model)
     train_result = None
     if will_train:
