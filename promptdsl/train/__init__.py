@@ -1,0 +1,26 @@
+"""The runtime: train, evaluate, predict, checkpoints and run directories.
+
+    train_task(task, out=None, device=None)  -> summary dict    (promptdsl.train.runner)
+    load_checkpoint(path, device=None)       -> PromptModel     (promptdsl.train.checkpoint)
+    save_checkpoint(model, directory)        -> bytes written
+    Trainer(model, task, device)             .train(train, validation) / .evaluate(split)
+
+Modules: trainer (the loop), runner (one run end to end, RunContext for methods with their own
+loop), checkpoint, rundir, splits (data wiring), metrics, sweep, inference (eval / predict from a
+checkpoint), seeding, build (compile + methods), prepare (the data-dependent set-up phase).
+Imported lazily so that `import promptdsl.train` stays light.
+"""
+from __future__ import annotations
+
+_LAZY = {"train_task": "runner", "RunContext": "runner", "load_checkpoint": "checkpoint",
+         "save_checkpoint": "checkpoint", "Trainer": "trainer"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)
