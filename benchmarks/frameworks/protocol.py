@@ -5,7 +5,7 @@ same phases for all of them on the same files, model, template, method, batch an
   load     build the model with the method applied
   prepare  read the TSVs and turn every row into model-ready batches (render + tokenize + pad)
   train    `steps` optimizer steps (zero_grad, forward, loss, backward, clip, step), the first
-           one untimed (warm-up), then examples/s over the rest
+           one untimed (warm-up), then examples/s of the median step (and the mean)
   eval     predictions for the dev rows, examples/s and accuracy
   save     the checkpoint a user of that framework writes, its size on disk
 Peak memory is the peak RSS of each phase (and peak GPU memory on CUDA). Only torch and the
@@ -16,6 +16,7 @@ Usage (what compare.py runs): python -m benchmarks.frameworks.<column> CONFIG.js
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -95,15 +96,16 @@ def run(worker: Worker) -> dict:
     out["rss_before_train_mb"] = round(measure.rss_bytes() / 2**20, 1)
     measure.reset_peak(device)
     step(train_batches[0])
-    measure.sync(device)
-    start, examples = time.perf_counter(), 0
+    rates, seconds, examples = [], 0.0, 0
     for i in range(1, steps):
         batch = train_batches[i % len(train_batches)]
-        step(batch)
+        took = measure.timed(lambda: step(batch), device)
+        rates.append(worker.batch_size(batch) / took)
+        seconds += took
         examples += worker.batch_size(batch)
-    measure.sync(device)
-    seconds = time.perf_counter() - start
-    out.update(train_examples_per_s=round(examples / seconds, 2),
+    # the median step resists a burst of load from other processes; the mean is kept beside it
+    out.update(train_examples_per_s=round(statistics.median(rates), 2),
+               train_examples_per_s_mean=round(examples / seconds, 2),
                train_step_ms=round(1000 * seconds / max(1, steps - 1), 1),
                **{f"train_{k}": v for k, v in measure.peak_memory(device).items()},
                **measure.training_state_bytes(module, optimizer))
