@@ -140,3 +140,10 @@ def test_early_stopping_restores_the_best_evaluation(tmp_path, tiny_model_dir, m
     assert summary["test"]["loss"] == pytest.approx(best["loss"], rel=1e-5)
     assert summary["test"]["loss"] != pytest.approx(evaluations[-1]["loss"], rel=1e-5)
     assert summary["validation"] == {k: v for k, v in best.items() if k in summary["validation"]}
+
+
+def test_nothing_trainable_is_a_clean_error(tiny_model_dir, make_task):
+    from promptdsl.errors import ModelError
+    model = build_model(make_task(tiny_model_dir("bert"), methods=["zero_shot"]))
+    with pytest.raises(ModelError, match="nothing to train"):
+        make_optimizer(model, model.task["train"], torch.device("cpu"))

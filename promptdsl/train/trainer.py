@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import ModelError
 from .metrics import compute_metrics, is_better
 
 
@@ -53,6 +54,10 @@ def make_optimizer(model, config: dict, device: torch.device) -> torch.optim.Opt
     """AdamW over parameters with requires_grad only (frozen ones get no state); no weight decay
     on biases and norm weights (1-D tensors)."""
     named = trainable_parameters(model)
+    if not named:
+        methods = ", ".join(m["name"] for m in model.task.get("methods") or []) or "none"
+        raise ModelError(f"nothing to train: no parameter requires grad after the methods "
+                         f"({methods}); use method zero_shot to evaluate only")
     decay = [p for _, p in named if p.ndim >= 2]
     no_decay = [p for _, p in named if p.ndim < 2]
     groups = [g for g in ({"params": decay, "weight_decay": float(config["weight_decay"])},
@@ -196,8 +201,7 @@ class Trainer:
         bar = tqdm(total=total_steps, desc="train", disable=not self.progress, unit="step")
         running_loss, running_batches, stop = 0.0, 0, False
         for epoch in range(epochs):
-            batches = list(train_split.train_batches(batch_size, seed=int(cfg["seed"]),
-                                                     epoch=epoch))
+            batches = train_split.train_batches(batch_size, seed=int(cfg["seed"]), epoch=epoch)
             optimizer.zero_grad(set_to_none=True)
             epoch_done = float(epoch)
             for number, (indices, batch) in enumerate(batches):
@@ -208,7 +212,7 @@ class Trainer:
                 running_loss += float(loss.detach())
                 running_batches += 1
                 result.examples += len(indices)
-                last_in_epoch = number == len(batches) - 1
+                last_in_epoch = number == batches_per_epoch - 1
                 if (number + 1) % accumulation and not last_in_epoch:
                     continue
                 if max_norm:
@@ -219,7 +223,7 @@ class Trainer:
                 result.steps += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{running_loss / running_batches:.4f}")
-                epoch_done = epoch + (number + 1) / len(batches)
+                epoch_done = epoch + (number + 1) / batches_per_epoch
                 if eval_every and result.steps % eval_every == 0:
                     stop = run_evaluation(epoch_done)
                     running_loss, running_batches = 0.0, 0
@@ -227,7 +231,7 @@ class Trainer:
                     break
             result.epochs = round(epoch_done, 4)
             if not eval_every and not stop:
-                stop = run_evaluation(epoch + 1)
+                stop = run_evaluation(epoch_done)
                 running_loss, running_batches = 0.0, 0
             if stop or result.steps >= total_steps:
                 break
