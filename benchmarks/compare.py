@@ -29,15 +29,19 @@ LORA_TARGETS = {"mlm": ["query", "value"], "causal": ["q_proj", "v_proj"]}
 LEARNING_RATES = {"prompt_tuning": 3e-2, "lora": 5e-4, "finetune": 1e-5}
 
 
-def openprompt_missing() -> str | None:
+def openprompt_missing(gpu: bool = False) -> str | None:
     """Why the OpenPrompt column cannot run, or None."""
     if not OPENPROMPT_PYTHON.is_file():
         return (f"no OpenPrompt venv at {OPENPROMPT_PYTHON.parent.parent}: build it with "
                 "`bash benchmarks/openprompt_env.sh`")
-    probe = subprocess.run([str(OPENPROMPT_PYTHON), "-W", "ignore", "-c", "import openprompt"],
+    probe = subprocess.run([str(OPENPROMPT_PYTHON), "-W", "ignore", "-c",
+                            "import openprompt, torch; print(torch.cuda.is_available())"],
                            capture_output=True, text=True)
     if probe.returncode:
-        return "OpenPrompt does not import in its venv: " + probe.stderr.strip().splitlines()[-1]
+        lines = probe.stderr.strip().splitlines() or [f"exit {probe.returncode}"]
+        return "OpenPrompt does not import in its venv: " + lines[-1]
+    if gpu and probe.stdout.strip().endswith("False"):
+        return "the OpenPrompt venv's torch has no CUDA (rebuild it on this machine)"
     return None
 
 
@@ -106,7 +110,7 @@ def run(ctx, methods=tuple(COLUMNS)) -> None:
     size = model_for_comparison(ctx)
     if size is None:
         return
-    missing = openprompt_missing()
+    missing = openprompt_missing(ctx.gpu)
     workdir = ctx.workdir / "compare"
     workdir.mkdir(parents=True, exist_ok=True)
     for method in methods:

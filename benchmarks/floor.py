@@ -22,9 +22,8 @@ def floor_steps(model, batch: dict, family: str, word_ids, device, autocast_dtyp
     def inputs_embeds():
         if not input_grad:
             return None
-        with torch.no_grad():
-            out = embed(batch["input_ids"])
-        return out.requires_grad_()
+        out = embed(batch["input_ids"])   # with grad into the embedding matrix when it trains
+        return out if out.requires_grad else out.detach().requires_grad_()
 
     def train_step():
         model.zero_grad(set_to_none=True)
