@@ -40,7 +40,9 @@ def data_path_table(records) -> str:
 
 
 COMPARE_COLUMNS = [
-    ("data prep ex/s", "data_prep_examples_per_s"), ("train ex/s", "train_examples_per_s"),
+    ("data prep ex/s", "data_prep_examples_per_s"),
+    ("data prep ex/s, cache warm", "data_prep_cached_examples_per_s"),
+    ("train ex/s", "train_examples_per_s"), ("train tokens/s", "train_tokens_per_s"),
     ("eval ex/s", "eval_examples_per_s"), ("pad waste", "train_padding_waste"),
     ("peak RSS train MB", "train_peak_rss_mb"), ("peak GPU MB", "train_peak_gpu_mb"),
     ("grads MB", "grad_mb"), ("optim state MB", "optimizer_state_mb"),

@@ -46,6 +46,10 @@ class Worker:
     def batch_size(self, batch) -> int: ...
     def batch_tokens(self, batch) -> tuple: ...  # (real tokens, padded tokens)
 
+    def extra(self) -> dict:
+        """Figures only this column has (run after the common ones)."""
+        return {}
+
 
 def to_device(batch, device):
     if type(batch) is dict:
@@ -96,16 +100,18 @@ def run(worker: Worker) -> dict:
     out["rss_before_train_mb"] = round(measure.rss_bytes() / 2**20, 1)
     measure.reset_peak(device)
     step(train_batches[0])
-    rates, seconds, examples = [], 0.0, 0
+    rates, seconds, examples, tokens = [], 0.0, 0, 0
     for i in range(1, steps):
         batch = train_batches[i % len(train_batches)]
         took = measure.timed(lambda: step(batch), device)
         rates.append(worker.batch_size(batch) / took)
         seconds += took
         examples += worker.batch_size(batch)
+        tokens += worker.batch_tokens(batch)[0]
     # the median step resists a burst of load from other processes; the mean is kept beside it
     out.update(train_examples_per_s=round(statistics.median(rates), 2),
                train_examples_per_s_mean=round(examples / seconds, 2),
+               train_tokens_per_s=round(tokens / seconds, 1),
                train_step_ms=round(1000 * seconds / max(1, steps - 1), 1),
                **{f"train_{k}": v for k, v in measure.peak_memory(device).items()},
                **measure.training_state_bytes(module, optimizer))
@@ -128,6 +134,7 @@ def run(worker: Worker) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         worker.save(Path(tmp))
         out["checkpoint_mb"] = round(directory_bytes(Path(tmp)) / 2**20, 3)
+    out.update(worker.extra())
     return out
 
 
