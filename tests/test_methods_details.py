@@ -87,6 +87,18 @@ def test_ptuning_export_reproduces_predictions(tiny_model_dir, tmp_path, encoder
     torch.testing.assert_close(fresh.scores(ROWS), model.scores(ROWS), atol=1e-5, rtol=1e-5)
 
 
+def test_prefix_export_reproduces_predictions(tiny_model_dir, tmp_path):
+    from promptdsl_plugins.methods.prefix import load_prefix_export
+    methods = [{"name": "prefix", "options": {"length": 3, "hidden": 16}}]
+    model = build(tiny_model_dir, "t5", methods, "{sentence} It was [MASK] .")
+    train_steps(model)
+    save_checkpoint(model, tmp_path / "ckpt")
+    fresh = build(tiny_model_dir, "t5", methods, "{sentence} It was [MASK] .")
+    load_prefix_export(fresh, tmp_path / "ckpt")
+    assert not any(n.startswith("method_prefix.mlp") for n, _ in fresh.named_parameters())
+    torch.testing.assert_close(fresh.scores(ROWS), model.scores(ROWS), atol=1e-5, rtol=1e-5)
+
+
 def test_ptuning_can_tune_the_model_too(tiny_model_dir):
     model = build(tiny_model_dir, "llama", [{"name": "ptuning", "options": {
         "encoder": "mlp", "hidden": 8, "freeze_model": False}}], "<soft> {sentence} It was [MASK]")

@@ -1,7 +1,10 @@
 """`prefix`: per-layer key/value prefixes, trained directly or through an MLP (see prefix.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
@@ -35,6 +38,12 @@ class PrefixKeyValues(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(embeddings.shape[1], hidden), nn.Tanh(),
                                  nn.Linear(hidden, self.offsets[-1]))
 
+    def set_fixed(self, keys: list, values: list) -> None:
+        """Use these keys and values as they are, frozen, without the MLP (exported prefixes)."""
+        self.keys = nn.ParameterList([nn.Parameter(k, requires_grad=False) for k in keys])
+        self.values = nn.ParameterList([nn.Parameter(v, requires_grad=False) for v in values])
+        self.embedding = self.mlp = None
+
     def key_values(self, index: int):
         (heads, length, d_key), (_, _, d_value) = self.shapes[index]
         if self.mlp is None:
@@ -64,3 +73,45 @@ def apply_prefix(model, options) -> None:
     model.add_module(MODULE_NAME, prefix)
     for index, (module, _, _) in enumerate(found):
         _attention.attach(module, prefix, index)
+
+
+EXPORT_FILE = "prefix_key_values.safetensors"
+
+
+@torch.no_grad()
+def save_prefix_export(model, directory) -> Path:
+    """Write every layer's computed keys and values: with `projection` the MLP is only a training
+    aid, and these are all inference needs (see `load_prefix_export`)."""
+    prefix = getattr(model, MODULE_NAME)
+    tensors = {}
+    for index in range(len(prefix.shapes)):
+        key, value = prefix.key_values(index)
+        tensors[f"keys.{index}"] = key[0].detach().float().cpu().contiguous()
+        tensors[f"values.{index}"] = value[0].detach().float().cpu().contiguous()
+    path = Path(directory) / EXPORT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path))
+    return path
+
+
+@torch.no_grad()
+def load_prefix_export(model, directory) -> None:
+    """Make `model`'s prefixes (method `prefix` applied) the exported keys and values, fixed;
+    the reparameterisation MLP is dropped. Predictions equal the trained model's."""
+    prefix = getattr(model, MODULE_NAME, None)
+    if prefix is None:
+        raise MethodOptionError("load_prefix_export: the model has no `prefix` method applied")
+    path = Path(directory)
+    path = path / EXPORT_FILE if path.is_dir() else path
+    try:
+        tensors = load_file(str(path))
+    except OSError as exc:
+        raise MethodOptionError(f"{path}: cannot read the prefix export: {exc}") from exc
+    count = len(prefix.shapes)
+    names = {f"{kind}.{i}" for kind in ("keys", "values") for i in range(count)}
+    if set(tensors) != names:
+        raise MethodOptionError(f"{path}: holds prefixes for a different model "
+                                f"({len(tensors) // 2} attention layers, the model has {count})")
+    device = next(prefix.parameters()).device
+    prefix.set_fixed([tensors[f"keys.{i}"].to(device) for i in range(count)],
+                     [tensors[f"values.{i}"].to(device) for i in range(count)])
