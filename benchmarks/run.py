@@ -79,13 +79,17 @@ def main(argv=None) -> int:
         compare.run(ctx, tuple(args.compare_methods.split(",")) if args.compare_methods
                     else tuple(compare.COLUMNS))
     seconds = round(time.perf_counter() - started, 1)
-    ctx.emit({"figure": "suite", "seconds": seconds})
+    import os
+    load_end = round(os.getloadavg()[0], 2)
+    ctx.emit({"figure": "suite", "seconds": seconds, "load_average_1min": load_end})
     machine = ctx.records[0]
     header = (f"Run {machine['utc']} UTC, {'--quick' if ctx.quick else 'full'} suite, "
               f"device {ctx.device.type}"
               + (f" ({machine['gpu']}, bf16 autocast)" if ctx.gpu else
                  f" ({machine['cores']} cores, {machine['torch_threads']} torch threads)")
-              + f", torch {machine['torch']}, {seconds} s in all.\n")
+              + f", torch {machine['torch']}, {seconds} s in all; load average (1 min) "
+              f"{machine['load_average_1min']} at the start, {load_end} at the end "
+              "(other processes share the machine).\n")
     text = report.render(ctx.records, header)
     print("\n" + text)
     (ctx.workdir / f"last-{ctx.device.type}.jsonl").write_text(
