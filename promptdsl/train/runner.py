@@ -140,9 +140,7 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
     if custom:
         _open_run_dir(context)
         final_metrics = custom[0].run(task, context) or {}
-        summary = {"task": task["name"], "test" if final_name == "test" else "validation":
-                   final_metrics}
-        return _write_summary(context, summary, None, None, started)
+        return _write_summary(context, {final_name: final_metrics}, None, None, started)
 
     model = context.build_model()
     prepare_model(model, context)  # demonstrations, verbalizer set-up, calibration
