@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..diagnostics import render_all
 from ..errors import PromptdslError, TaskError
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"], case_sensitive=False)
@@ -17,9 +18,8 @@ def clean_errors():
     """Every PromptdslError becomes one clean message and its exit code, never a traceback."""
     try:
         yield
-    except TaskError as exc:
-        for diagnostic in exc.diagnostics or [exc]:
-            click.echo(str(diagnostic), err=True)
+    except TaskError as exc:   # the same located report as `promptc check`
+        click.echo(render_all(exc.diagnostics) if exc.diagnostics else f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except PromptdslError as exc:
         click.echo(f"error: {exc}", err=True)
