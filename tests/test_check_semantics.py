@@ -187,3 +187,12 @@ def test_load_raises_task_error_with_diagnostics(project):
     with pytest.raises(TaskError) as err:
         load(project(task(template="{sentence}")))
     assert err.value.diagnostics[0].code == "no-mask"
+
+
+def test_a_missing_word_list_for_kpt_is_located_at_its_path(project, tmp_path):
+    verbalizer = 'verbalizer knowledgeable {\n  "0": "bad"\n  "1": "good"\n  expand: "words.txt"\n}'
+    missing, = [d for d in check([project(task(verbalizer=verbalizer))]) if d.is_error]
+    assert (missing.code, missing.line, missing.column) == ("missing-file", 8, 11)
+    (tmp_path / "words.txt").write_text("awful\ngreat\n")
+    ir = load(project(task(verbalizer=verbalizer)))
+    assert ir["verbalizer"]["options"]["expand"] == str(tmp_path / "words.txt")

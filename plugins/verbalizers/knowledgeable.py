@@ -8,7 +8,7 @@ from promptdsl.specs import VerbalizerSpec
 from ._options import kind_schema
 
 SCHEMA = kind_schema(
-    expand={"type": ["string", "null"], "default": None,
+    expand={"type": ["string", "null"], "default": None, "format": "path",
             "description": "a word-list file (one line per label in label order, words separated "
                            "by commas; path relative to the .prompt file) or the name of a "
                            "knowledge-source plugin (e.g. wordnet)"},
