@@ -50,7 +50,7 @@ def sizes_of_run(ctx) -> dict:
         return dict(prep_limit=400, eval_limit=64, train_steps=4)
     if ctx.gpu:
         return dict(prep_limit=67349, eval_limit=872, train_steps=60)
-    return dict(prep_limit=8000, eval_limit=192, train_steps=10)
+    return dict(prep_limit=8000, eval_limit=128, train_steps=8)
 
 
 def subset_files(ctx, workdir: Path, prep_limit: int, eval_limit: int) -> tuple:

@@ -38,10 +38,13 @@ class Context:
         self._data = None
 
     # sizes of the run ------------------------------------------------------------
-    @property
-    def steps(self) -> int:
+    def steps(self, size: models.ModelSize | None = None) -> int:
         """Timed steps per candidate (the median is taken over them)."""
-        return 3 if self.quick else 5
+        if self.quick:
+            return 3
+        if self.gpu:
+            return 20
+        return size.timing_steps if size is not None else 5
 
     @property
     def gpu(self) -> bool:

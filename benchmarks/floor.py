@@ -65,10 +65,12 @@ def run(ctx) -> None:
             train_step, eval_step = floor_steps(model, batch, size.family, word_ids, ctx.device,
                                                 ctx.autocast_dtype, input_grad)
             measure.reset_peak(ctx.device)
-            seconds = measure.interleaved({"train": train_step}, ctx.device, ctx.steps)["train"]
+            seconds = measure.interleaved({"train": train_step}, ctx.device,
+                                          ctx.steps(size))["train"]
             ctx.emit(step_record("floor", seconds, batch, model=name, mode="train",
                                  regime=regime, **measure.peak_memory(ctx.device)))
-        seconds = measure.interleaved({"eval": eval_step}, ctx.device, ctx.steps)["eval"]
+        seconds = measure.interleaved({"eval": eval_step}, ctx.device,
+                                      ctx.steps(size))["eval"]
         ctx.emit(step_record("floor", seconds, batch, model=name, mode="eval", regime="-"))
         del model
 

@@ -28,6 +28,7 @@ class ModelSize:
     gpu_batch_size: int = 32
     tokenizer_vocab: int = 8000
     pretrained: str | None = None   # a promptdsl model name with real weights (no random init)
+    timing_steps: int = 5           # figure 1's timed steps per candidate on CPU (median)
 
 
 # Published sizes: bert-base-uncased, roberta-large, SmolLM2-135M (LlamaConfig).
@@ -39,7 +40,7 @@ REAL = {
                                "RobertaForMaskedLM", dict(
         vocab_size=50265, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
         intermediate_size=4096, max_position_embeddings=514, type_vocab_size=1,
-        layer_norm_eps=1e-5)),
+        layer_norm_eps=1e-5), timing_steps=3),  # 3x bert-base's cost: fewer steps, same budget
     "smollm2-135m": ModelSize("smollm2-135m", "causal", "llama_bpe", "LlamaConfig",
                               "LlamaForCausalLM", dict(
         vocab_size=49152, hidden_size=576, num_hidden_layers=30, num_attention_heads=9,

@@ -2,7 +2,7 @@
 
 For each (model, method): the task is compiled by promptdsl (front end + compile + method), one
 batch is rendered by promptdsl.data, and on those identical padded tensors we time, interleaved
-in one process (median of `ctx.steps` steps):
+in one process (median of `ctx.steps(size)` steps):
   ours      PromptModel forward (+ loss.backward() for train)
   floor     the raw transformers model's own call on the same input_ids / attention_mask: the
             LM head over every position for a masked LM (what `model(**batch)` does), the last
@@ -101,10 +101,10 @@ def measure_one(ctx, size, method: str) -> None:
     candidates = steps_for(ctx, model, batch, size, word_ids_of(model))
     model.train()
     train_times = measure.interleaved({k: v[0] for k, v in candidates.items()}, ctx.device,
-                                      ctx.steps)
+                                      ctx.steps(size))
     model.eval()
     eval_times = measure.interleaved({k: v[1] for k, v in candidates.items()}, ctx.device,
-                                     ctx.steps)
+                                     ctx.steps(size))
     for mode, times in (("train", train_times), ("eval", eval_times)):
         record = floor.step_record("overhead", times["ours"], batch, model=size.name,
                                    method=method, mode=mode)
