@@ -113,8 +113,9 @@ def table(summaries: dict, args) -> str:
         f"| | 1 per label + `calibrate: contextual` | {pct(get('sst2_icl_contextual'))} |",
     ]
     pet = get("sst2_pet") or {}
-    for member, metrics in (pet.get("members") or {}).items():
-        lines.append(f"| SST-2 16-shot PET (seed 13) | template `{member}` alone | {pct(metrics)} |")
+    for i, (member, metrics) in enumerate((pet.get("members") or {}).items()):
+        first = "SST-2 16-shot PET (sample seed 13)" if i == 0 else ""
+        lines.append(f"| {first} | template `{member}` alone | {pct(metrics)} |")
     if pet:
         lines.append(f"| | ensemble of the templates (tasks/sst2_pet.prompt) | {pct(pet)} |")
     return "\n".join(lines) + "\n"
