@@ -196,3 +196,13 @@ def test_a_missing_word_list_for_kpt_is_located_at_its_path(project, tmp_path):
     (tmp_path / "words.txt").write_text("awful\ngreat\n")
     ir = load(project(task(verbalizer=verbalizer)))
     assert ir["verbalizer"]["options"]["expand"] == str(tmp_path / "words.txt")
+
+
+def test_pet_names_only_templates_of_the_task(project):
+    templates = 'templates {\n  a: "{sentence} It was [MASK]."\n  b: "{sentence} So [MASK]."\n}'
+    body = task(template="x", method="pet", data='train: "d.tsv", test: "d.tsv"')
+    body = body.replace('  template: "x"\n', f"  {templates}\n")
+    assert not [d for d in check([project(body)]) if d.is_error]
+    bad = body.replace("method pet { }", "method pet { templates: [a, c] }")
+    wrong, = [d for d in check([project(bad)]) if d.is_error]
+    assert wrong.code == "unknown-template" and "`c`" in wrong.message and wrong.line == 9

@@ -6,11 +6,14 @@ from promptdsl.specs import MethodSpec, options_schema
 
 SCHEMA = options_schema({
     "templates": {"type": ["array", "null"], "items": {"type": "string"}, "minItems": 1,
-                  "uniqueItems": True, "default": None,
+                  "uniqueItems": True, "default": None, "x-refers": "templates",
                   "description": "names from the task's `templates` block (null: all of them)"},
     "distill": {"type": "boolean", "default": False,
                 "description": "train one final model on the ensemble's soft labels over the "
                                "unlabelled data"},
+    "weighting": {"enum": ["uniform", "accuracy"], "default": "uniform",
+                  "description": "how the members' logits are averaged: equally, or weighted by "
+                                 "each member's train accuracy before training (PET)"},
     "generations": {"type": "integer", "minimum": 1, "default": 1,
                     "description": "1: PET; N > 1: iPET, each generation trained on the train "
                                    "data plus unlabelled rows labelled by the others"},

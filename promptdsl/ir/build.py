@@ -304,6 +304,7 @@ class TaskBuilder:
             if spec is not None:
                 options = self._options(options, spec.schema, ("methods", index, "options"),
                                         f"method `{block.kind}`")
+                self._check_template_names(options, spec.schema, ("methods", index, "options"))
             out.append({"name": block.kind, "options": options})
         if not blocks:
             self.error(self.task.name_span, "missing-block", f"task `{self.task.name}` has no "
@@ -311,6 +312,21 @@ class TaskBuilder:
                                                          "add one, e.g. `method zero_shot { }`;"
                                                          " installed methods"))
         return out
+
+    def _check_template_names(self, options: dict, schema: dict, prefix: tuple) -> None:
+        """Options whose schema says `"x-refers": "templates"` must name templates of the task."""
+        named = [k.split(".", 1)[1] for k in self.templates if k.startswith("templates.")]
+        for key, sub in (schema.get("properties") or {}).items():
+            value = options.get(key)
+            if not (isinstance(sub, dict) and sub.get("x-refers") == "templates" and value):
+                continue
+            for name in [value] if isinstance(value, str) else value:
+                if isinstance(name, str) and name not in named:
+                    hint = (suggestion_hint(name, named, "templates of this task") if named else
+                            "name templates in a `templates { a: \"…\"  b: \"…\" }` block")
+                    self.error(self.where.value(prefix + (key,)), "unknown-template",
+                               f"`{key}` names the template `{name}`, which the task does not have",
+                               hint)
 
     def _options(self, options: dict, schema: dict, prefix: tuple, context: str) -> dict:
         props = schema.get("properties") or {}
