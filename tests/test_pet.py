@@ -61,6 +61,23 @@ def test_pet_ensemble_averages_the_members_logits(pet_task, tmp_path):
                                atol=1e-4, rtol=1e-4)
 
 
+def test_pet_accuracy_weighting_weights_members_by_their_train_accuracy_before_training(
+        pet_task, tmp_path):
+    import json
+    task = pet_task(weighting="accuracy")
+    train_task(task, out=tmp_path / "run", progress=False, echo=lambda _: None)
+    run = tmp_path / "run"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    weights = torch.tensor([r["train_accuracy_before"] for r in records if "pet_member" in r])
+    assert len(weights) == 2 and (weights > 0).all()
+    texts = [t for t, _ in ROWS[1::2]]
+    member_logits = torch.stack([load_checkpoint(run / "members" / f"{n}.g1").scores(texts)
+                                 for n in ("a", "b")])
+    expected = (member_logits * (weights / weights.sum())[:, None, None]).sum(0).softmax(-1)
+    torch.testing.assert_close(read_predictions(run / "predictions.tsv"), expected,
+                               atol=1e-4, rtol=1e-4)
+
+
 def test_pet_distills_into_one_model_over_ipet_generations(pet_task, tmp_path):
     task = pet_task(distill=True, generations=2, templates=["b", "a"])
     messages = []

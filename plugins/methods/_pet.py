@@ -1,7 +1,8 @@
 """PET / iPET on the runtime's RunContext (see promptdsl.train.runner.RunContext).
 
 One model per named template is trained on the labelled data; the ensemble's label logits are
-the mean of the members' logits. With `distill`, one model (first template) learns the
+the mean of the members' logits (`weighting: accuracy`: weighted by each member's accuracy on the
+train rows before training, as in PET). With `distill`, one model (first template) learns the
 ensemble's soft labels on the unlabelled data. With `generations: N > 1` (iPET), each member of
 generation g+1 also trains on unlabelled rows that the other members of generation g labelled
 most confidently, 5× more rows each generation, balanced over labels.
@@ -59,6 +60,7 @@ def run_pet(task: dict, context) -> dict:
     options = pet_options(task)
     names = template_names(task, options)
     generations = int(options.get("generations") or 1)
+    weighting = options.get("weighting") or "uniform"
     train, validation = context.table("train"), context.table("validation")
     unlabeled = context.table("unlabeled")
     if train is None:
@@ -80,14 +82,15 @@ def run_pet(task: dict, context) -> dict:
         outputs = {}
         for name in names:
             outputs[name] = _train_member(context, task, name, train_sets[name], validation,
-                                          final_table, final_name, unlabeled, generation)
+                                          final_table, final_name, unlabeled, generation,
+                                          weighting)
         if generation < generations:
             size = len(train) * 5 ** generation
             for name in names:
-                others = [outputs[o]["unlabeled"] for o in names if o != name] or \
-                    [outputs[name]["unlabeled"]]
-                train_sets[name] = pseudo_labelled(train, unlabeled, torch.stack(others).mean(0),
-                                                   labels, label_column, size)
+                others = [o for o in names if o != name] or [name]
+                train_sets[name] = pseudo_labelled(
+                    train, unlabeled, weighted_mean(outputs, others, "unlabeled", weighting),
+                    labels, label_column, size)
 
     gold = final_table.column(label_column) if label_column in final_table.columns else None
     members = {}
@@ -97,14 +100,14 @@ def run_pet(task: dict, context) -> dict:
             members[name] = compute_metrics(gold, predicted, labels, task.get("metric"))
             context.log({"split": final_name, "member": name, "generation": generations,
                          **members[name]})
-    ensemble = torch.stack([outputs[name]["final"] for name in names]).mean(0)
+    ensemble = weighted_mean(outputs, names, "final", weighting)
     result = _result(ensemble, labels, gold, task)
     context.log({"split": final_name, "member": "ensemble", **result.metrics})
     write_predictions(context.rundir, _Labels(labels), final_table, result, label_column)
     summary = {**result.metrics, "members": members}
 
     if options.get("distill"):
-        targets = torch.stack([outputs[name]["unlabeled"] for name in names]).mean(0)
+        targets = weighted_mean(outputs, names, "unlabeled", weighting)
         student = context.build_model(member_task(task, names[0]))
         prepare_model(student, context)
         distill(student, context, unlabeled, targets, validation)
@@ -117,18 +120,35 @@ def run_pet(task: dict, context) -> dict:
     return summary
 
 
+def weighted_mean(outputs: dict, names: list, key: str, weighting: str) -> torch.Tensor:
+    """The members' `key` logits averaged: uniformly, or weighted by each member's accuracy on
+    the train rows before training (PET's weighting)."""
+    stacked = torch.stack([outputs[name][key] for name in names])
+    if weighting != "accuracy":
+        return stacked.mean(0)
+    weights = torch.tensor([outputs[name]["prior_accuracy"] for name in names])
+    weights = weights / weights.sum() if weights.sum() > 0 else torch.full_like(weights, 1 / len(names))
+    return (stacked * weights[:, None, None]).sum(0)
+
+
 def _train_member(context, task, name, train, validation, final_table, final_name, unlabeled,
-                  generation) -> dict:
+                  generation, weighting) -> dict:
     """Train one member; keep its label logits on the final split and the unlabelled rows,
     save its checkpoint under members/<name>/, and let the model go."""
     model = context.build_model(member_task(task, name))
     prepare_model(model, context)
     trainer = context.trainer(model)
+    encoded_train = context.encode(model, train, "train")
+    record = {"pet_member": name, "generation": generation, "train_rows": len(train)}
+    if weighting == "accuracy":
+        record["train_accuracy_before"] = \
+            trainer.evaluate(encoded_train, desc="train").metrics.get("accuracy", 0.0)
     context.echo(f"pet: template `{name}`, generation {generation}: training on {len(train)} rows")
-    context.log({"pet_member": name, "generation": generation, "train_rows": len(train)})
-    trainer.train(context.encode(model, train, "train"),
+    context.log(record)
+    trainer.train(encoded_train,
                   context.encode(model, validation, "validation") if validation else None)
-    out = {"final": trainer.scores(context.encode(model, final_table, final_name),
+    out = {"prior_accuracy": record.get("train_accuracy_before"),
+           "final": trainer.scores(context.encode(model, final_table, final_name),
                                    desc=final_name)[0]}
     if unlabeled is not None:
         out["unlabeled"] = trainer.scores(context.encode(model, unlabeled, "unlabeled"),
