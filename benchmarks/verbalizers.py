@@ -37,6 +37,7 @@ RUNS = [
     ("sst2_icl_contextual", "sst2_icl.prompt", "sst2_icl",
      {"data.test": "sst2_dev", "verbalizer.calibrate": "contextual"}),
     ("sst2_pet", "sst2_pet.prompt", "sst2_pet", {"data.test": "sst2_dev"}),
+    ("sst2_pet_weighted", "sst2_pet.prompt", "sst2_pet_weighted", {"data.test": "sst2_dev"}),
 ]
 
 
@@ -118,6 +119,8 @@ def table(summaries: dict, args) -> str:
         lines.append(f"| {first} | template `{member}` alone | {pct(metrics)} |")
     if pet:
         lines.append(f"| | ensemble of the templates (tasks/sst2_pet.prompt) | {pct(pet)} |")
+    lines.append(f"| | ensemble, `weighting: accuracy` (task sst2_pet_weighted) | "
+                 f"{pct(get('sst2_pet_weighted'))} |")
     return "\n".join(lines) + "\n"
 
 
