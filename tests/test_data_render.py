@@ -62,6 +62,16 @@ def test_no_space_before_mask_means_no_space_in_label_words():
     assert word == tok("gpt2")("great", add_special_tokens=False)["input_ids"]
 
 
+def test_line_breaks_in_a_template_are_kept_and_words_after_them_get_no_space():
+    row = [{"sentence": "great fun", "label": "1"}]
+    renderer, f = render("gpt2", "Review: {sentence}\nSentiment:\n[MASK]", rows=row)
+    whole = tok("gpt2")("Review: great fun\nSentiment:\n", add_special_tokens=False)["input_ids"]
+    assert [int(i) for i in f.ids[f.offsets[0]:f.offsets[0] + len(whole)]] == whole
+    assert renderer.mask_space is False          # after a line break the word starts bare
+    _, f = render("gpt2", "Q:\n{sentence} A: [MASK]", rows=row)
+    assert "Ċ" in tokens_of("gpt2", f)           # the break before a field stays too
+
+
 def test_first_field_gets_no_space_and_later_fields_do():
     _, f = render("roberta", "{sentence} {sentence}", rows=[{"sentence": "great", "label": "1"}])
     assert tokens_of("roberta", f) == ["<s>", "great", "Ġgreat", "</s>"]

@@ -5,9 +5,9 @@ model's own special tokens, the mask token) are tokenized once; each field is to
 rows in one call to the fast tokenizer; soft pieces become soft-table indices. The rows are then
 assembled into flat arrays with numpy (see `Features`).
 
-Whitespace rule: a piece preceded by whitespace in the template gets one leading space (so that
-" great" is what the model predicts after "was "), trailing whitespace moves to the next piece,
-and field values are stripped. Tokenizers that mark word starts themselves (WordPiece,
+Whitespace rule: a piece preceded by spaces in the template gets one leading space (so that
+" great" is what the model predicts after "was "), line breaks and tabs are kept as written,
+trailing whitespace moves to the next piece, and field values are stripped. Tokenizers that mark word starts themselves (WordPiece,
 SentencePiece) get no extra space (see `tokens.leading_space_matters`).
 """
 from __future__ import annotations
@@ -35,9 +35,20 @@ class Step:
     flag: int = 0
     field: str | None = None        # field: column name
     filters: tuple = ()
-    lead_space: bool = False
+    lead: str = ""                  # field: what each value starts with (see `leading`)
+    lead_space: bool = False        # mask: whitespace right before it ends in a space
     shortenable: bool = False
     mask: str | None = None         # the mask's name for a mask step ("" when unnamed)
+
+
+def leading(ws: str, space: bool) -> str:
+    """What a piece that follows the template whitespace `ws` starts with. Line breaks and tabs
+    are text the model reads ("Review: …\nSentiment:"), so they stay as written; a run of
+    spaces becomes one space, and only for tokenizers that mark word starts with it."""
+    breaks = ws.replace(" ", "")
+    if breaks:
+        return breaks
+    return " " if ws and space else ""
 
 
 def soft_count(tokenizer, piece: dict) -> int:
@@ -95,42 +106,47 @@ class Renderer:
             suffix = []  # nothing may follow the position whose next token is read
         prefix, suffix = self._unless_written(prefix, suffix)
 
-        steps, texts, after_ws, next_soft = [], [], False, 0
+        steps, texts, ws, next_soft = [], [], "", 0   # ws: whitespace waiting for the next piece
         const = lambda ids, flag=0, **kw: Step("const", np.asarray(ids, np.int64), flag=flag, **kw)
         if prefix:
             steps.append(const(prefix, SPECIAL))
         for piece in self.pieces:
             kind = piece["type"]
+            if kind not in ("text", "field") and ws.replace(" ", ""):
+                # line breaks before a mask, soft or special token are text the model reads
+                texts.append((len(steps), ws.replace(" ", "")))
+                steps.append(None)
             if kind == "text":
                 text = piece["text"]
                 body = text.strip()
-                lead = after_ws or text[:1].isspace()
                 if body:
-                    texts.append((len(steps), (" " if lead and self.space else "") + body))
+                    before = ws + text[:len(text) - len(text.lstrip())]
+                    texts.append((len(steps), leading(before, self.space) + body))
                     steps.append(None)  # filled after one batched tokenizer call
-                    after_ws = text[-1:].isspace()
+                    ws = text[len(text.rstrip()):]
                 else:
-                    after_ws = after_ws or bool(text)
+                    ws += text
             elif kind == "field":
                 steps.append(Step("field", field=piece["name"],
                                   filters=tuple(piece.get("filters") or ()),
-                                  lead_space=after_ws and self.space,
+                                  lead=leading(ws, self.space),
                                   shortenable=bool(piece.get("shortenable", True))))
-                after_ws = False
+                ws = ""
             elif kind == "mask":
                 ids = [next(mask_tokens)] if self.family != CAUSAL else []
-                steps.append(const(ids, MASK, mask=piece.get("name") or "", lead_space=after_ws))
-                after_ws = False
+                steps.append(const(ids, MASK, mask=piece.get("name") or "",
+                                   lead_space=ws.endswith(" ")))
+                ws = ""
             elif kind == "soft":
                 n = soft_count(self.tokenizer, piece)
                 first = int(piece.get("first", next_soft))
                 steps.append(const([self.pad_id] * n, SOFT,
                                    soft=np.arange(first, first + n, dtype=np.int32)))
                 next_soft = max(next_soft, first + n)
-                after_ws = False
+                ws = ""
             elif kind == "special":
                 steps.append(const([tokens.special_id(self.tokenizer, piece["token"])], SPECIAL))
-                after_ws = False
+                ws = ""
             else:
                 raise ModelError(f"unknown template piece type '{kind}'")
         for (index, _), ids in zip(texts, tokens.token_ids(self.tokenizer, [t for _, t in texts])):
@@ -198,8 +214,8 @@ class Renderer:
         for step in field_steps:
             name = step.field
             values = apply_filters([r[name].strip() for r in table.rows], step.filters)
-            if step.lead_space:  # an empty value stays empty (a lone space is a token)
-                values = [" " + v if v else v for v in values]
+            if step.lead:  # an empty value stays empty (a lone space is a token)
+                values = [step.lead + v if v else v for v in values]
             if cache_fields:
                 from . import cache
                 flat, lengths = cache.field_token_ids(self.tokenizer, values,
