@@ -107,12 +107,14 @@ def test_ptuning_can_tune_the_model_too(tiny_model_dir):
     assert any(n.startswith("soft_prompt.encoder") for n in trainable)
 
 
-def test_prefix_is_a_cache_of_real_tokens(tiny_model_dir):
-    """Without projection a prefix starts as the model's own keys/values of probe tokens, so the
-    prefixed model must predict what the plain model predicts after those tokens."""
+@pytest.mark.parametrize("projection", [False, True])
+def test_prefix_is_a_cache_of_real_tokens(tiny_model_dir, projection):
+    """A prefix starts as the model's own keys/values of probe tokens (with projection, the MLP
+    adds zero at first), so the prefixed model must predict what the plain model predicts after
+    those tokens."""
     from promptdsl_plugins.methods import _attention
     model = build(tiny_model_dir, "llama", [{"name": "prefix", "options": {
-        "length": 4, "projection": False}}])
+        "length": 4, "projection": projection, "hidden": 8}}])
     plain = build(tiny_model_dir, "llama", ["zero_shot"])
     ids, _ = _attention.probe_inputs(model, 4)
     x = torch.tensor([[11, 12, 13, 14, 15], [0, 0, 21, 22, 23]])

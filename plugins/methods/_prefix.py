@@ -19,8 +19,10 @@ class PrefixKeyValues(nn.Module):
 
     Both start from the model's own keys and values for `length` real tokens (Li & Liang found
     real-word initialisation much better than random in low-data settings). With `hidden`, they
-    are produced by embedding -> Linear -> tanh -> Linear (Li & Liang's reparameterisation), the
-    embedding starting from those tokens' input embeddings.
+    are those start values plus embedding -> Linear -> tanh -> Linear (Li & Liang's
+    reparameterisation), the embedding starting from the tokens' input embeddings and the last
+    Linear from zero, so training starts from the real-token prefix either way. The start values
+    are recomputed from the model when the method is applied (a buffer, not saved).
     """
 
     def __init__(self, keys: list, values: list, embeddings: torch.Tensor | None, hidden: int | None):
@@ -37,12 +39,18 @@ class PrefixKeyValues(nn.Module):
         self.embedding = nn.Parameter(embeddings.clone())
         self.mlp = nn.Sequential(nn.Linear(embeddings.shape[1], hidden), nn.Tanh(),
                                  nn.Linear(hidden, self.offsets[-1]))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+        start = [torch.cat([k.transpose(0, 1).reshape(self.length, -1),
+                            v.transpose(0, 1).reshape(self.length, -1)], dim=-1)
+                 for k, v in zip(keys, values)]
+        self.register_buffer("start", torch.cat(start, dim=-1), persistent=False)
 
     def set_fixed(self, keys: list, values: list) -> None:
         """Use these keys and values as they are, frozen, without the MLP (exported prefixes)."""
         self.keys = nn.ParameterList([nn.Parameter(k, requires_grad=False) for k in keys])
         self.values = nn.ParameterList([nn.Parameter(v, requires_grad=False) for v in values])
-        self.embedding = self.mlp = None
+        self.embedding = self.mlp = self.start = None
 
     def key_values(self, index: int):
         (heads, length, d_key), (_, _, d_value) = self.shapes[index]
@@ -50,7 +58,7 @@ class PrefixKeyValues(nn.Module):
             return self.keys[index].unsqueeze(0), self.values[index].unsqueeze(0)
         hidden = self.mlp[1](self.mlp[0](self.embedding))            # [P, hidden], cheap
         rows = slice(self.offsets[index], self.offsets[index + 1])     # only this module's outputs
-        out = F.linear(hidden, self.mlp[2].weight[rows], self.mlp[2].bias[rows])
+        out = F.linear(hidden, self.mlp[2].weight[rows], self.mlp[2].bias[rows]) + self.start[:, rows]
         key, value = out.split([heads * d_key, heads * d_value], dim=-1)
         key = key.view(length, heads, d_key).transpose(0, 1)
         value = value.view(length, heads, d_value).transpose(0, 1)
