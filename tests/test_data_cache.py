@@ -151,3 +151,14 @@ def test_encode_split_errors_name_the_file(cache_dir, tmp_path, write_tsv):
     with pytest.raises(DataError, match="shots: 5"):
         encode_split(model, few, shots=5)
     assert len(encode_split(model, few, shots=2)) == 4
+
+
+def test_a_change_to_the_rendering_code_is_never_served_from_an_old_cache(cache_dir, sst2_tsv,
+                                                                         monkeypatch):
+    from promptdsl.data import cache
+    tokenizer = Counting(tiny.build_tokenizer("bert"))
+    encode_split(FakeModel(tokenizer), sst2_tsv)
+    monkeypatch.setattr(cache, "_code_hash", "another-version-of-render.py")
+    model = FakeModel(tokenizer)
+    calls, _ = field_calls(model, lambda: encode_split(model, sst2_tsv))
+    assert calls >= 1

@@ -17,6 +17,7 @@ from pathlib import Path
 from .features import Features
 
 FORMAT_VERSION = 1
+_code_hash: str | None = None
 _file_hashes: dict = {}
 _tokenizer_prints: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -63,8 +64,21 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return digest
 
 
+def _code_print() -> str:
+    """A hash of the data package's own source: a change to how rows are rendered or tokenized
+    must never be answered from a cache written by the old code."""
+    global _code_hash
+    if _code_hash is None:
+        digest = hashlib.sha256()
+        for path in sorted(Path(__file__).parent.glob("*.py")):
+            digest.update(path.name.encode() + path.read_bytes())
+        _code_hash = digest.hexdigest()[:16]
+    return _code_hash
+
+
 def cache_key(parts: dict) -> str:
-    text = json.dumps({"version": FORMAT_VERSION, **parts}, sort_keys=True, default=str)
+    text = json.dumps({"version": FORMAT_VERSION, "code": _code_print(), **parts},
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
