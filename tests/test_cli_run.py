@@ -11,14 +11,6 @@ from promptdsl.cli import main
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run far faster on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 ROWS = [("a great movie", "1"), ("a terrible movie", "0"), ("great , really great", "1"),
         ("terrible , just terrible", "0"), ("it was great", "1"), ("it was terrible", "0")]
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 import tiny
-from single_thread import one_thread  # noqa: F401
 from promptdsl.data import Table
 from promptdsl.errors import DataError, ModelError
 from promptdsl.train.checkpoint import load_checkpoint

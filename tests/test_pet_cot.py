@@ -6,7 +6,6 @@ import csv
 import pytest
 
 import tiny
-from single_thread import one_thread  # noqa: F401
 from promptdsl.errors import ModelError
 from promptdsl.train.runner import train_task
 from promptdsl_plugins.methods._cot import RATIONALE, renderer, stage_pieces

@@ -13,14 +13,6 @@ from promptdsl.train.checkpoint import load_checkpoint
 from promptdsl.train.runner import train_task
 from promptdsl.train.trainer import make_optimizer
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run far faster on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 FILLER = "it was this is the a movie film really very quite and of".split()
 

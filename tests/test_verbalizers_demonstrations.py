@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import tiny
-from single_thread import one_thread  # noqa: F401
 from promptdsl.data import Table
 from promptdsl.errors import DataError
 from promptdsl.model.compile import compile_task

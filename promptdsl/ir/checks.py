@@ -14,7 +14,6 @@ LABELLED = ("train", "validation", "test")
 
 def semantic_checks(built: Built, registry) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    ir = built.ir
     out += _needs_head(built)
     out += _masks(built)
     out += _data(built, registry)
