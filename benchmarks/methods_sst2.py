@@ -135,7 +135,7 @@ def main(argv=None) -> None:
         command = " ".join(["python -m benchmarks.methods_sst2"] + shown)
         write_section(f"## Tuning methods, SST-2 16-shot, SmolLM2-135M-Instruct (CPU)\n\n"
                       f"`{command}` — {epochs}, evaluated on {dev}.\n\n{text}\n",
-                      "methods-sst2")
+                      f"methods-sst2-{folder.name}")
 
 
 if __name__ == "__main__":
