@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import tiny
-from single_thread import one_thread  # noqa: F401
 from promptdsl.data import Table
 from promptdsl.model.compile import compile_task
 from promptdsl.train.prepare import prepare_model
