@@ -95,3 +95,21 @@ def test_schema_includes_plugin_options():
     assert "lora" in schema["properties"]["methods"]["items"]["properties"]["name"]["enum"]
     branches = schema["properties"]["methods"]["items"]["allOf"]
     assert any(b["if"]["properties"]["name"]["const"] == "lora" for b in branches)
+
+
+def test_check_params_shows_what_trains_per_task(tmp_path, tiny_model_dir, sst2_tsv):
+    from promptdsl.cli import main as cli
+    prompt = tmp_path / "t.prompt"
+    prompt.write_text(
+        f'task pt {{\n  model: "{tiny_model_dir("bert")}"\n'
+        f'  data {{ train: "{sst2_tsv}", test: "{sst2_tsv}", label: label }}\n'
+        '  template: "<soft*2> {sentence} It was [MASK] ."\n'
+        '  verbalizer { "0": "terrible"  "1": "great" }\n'
+        '  method prompt_tuning { }\n  method lora { r: 2 }\n}\n'
+        'task ft extends pt {\n  method finetune { }\n}\n')
+    out = CliRunner().invoke(cli, ["check", "--params", str(prompt)])
+    assert out.exit_code == 0, out.output
+    pt, ft = out.output.split("task ft")
+    assert "prompt_tuning + lora" in pt and "soft_prompt.weight" in pt and "lora_A" in pt
+    assert "embeddings" not in pt                     # the frozen backbone is not listed
+    assert "(100.000%)" in ft and "lora" not in ft

@@ -30,7 +30,10 @@ def _missing(paths) -> list:
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list.")
-def check_command(files, as_json):
+@click.option("--params", is_flag=True,
+              help="Also show, per task, what trains: parameters and checkpoint size (builds "
+                   "the model on the meta device: needs the tokenizer, never the weights).")
+def check_command(files, as_json, params):
     """Report every error and warning in FILES. Exit 0 when clean, 1 on errors, 2 on bad usage."""
     missing = _missing(files)
     if missing:
@@ -40,7 +43,33 @@ def check_command(files, as_json):
         click.echo(json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False))
     elif diagnostics:
         click.echo(render_all(diagnostics), err=False)
-    sys.exit(1 if any(d.is_error for d in diagnostics) else 0)
+    failed = any(d.is_error for d in diagnostics)
+    if params and not failed:
+        for file in files:
+            _print_parameters(file)
+    sys.exit(1 if failed else 0)
+
+
+SHOWN_GROUPS = 8
+
+
+def _print_parameters(file) -> None:
+    from ..errors import PromptdslError
+    from ..model.params import describe
+    for task in api.load_all(file).values():
+        methods = " + ".join(m["name"] for m in task["methods"])
+        try:
+            counted, groups = describe(task)
+        except PromptdslError as err:
+            click.echo(f"task {task['name']} ({methods}): parameters not counted: {err}")
+            continue
+        click.echo(f"task {task['name']} ({methods}): {counted}")
+        ranked = sorted(groups.items(), key=lambda item: -item[1])
+        for group, n in ranked[:SHOWN_GROUPS]:
+            click.echo(f"  trains {group}: {n:,}")
+        if len(ranked) > SHOWN_GROUPS:
+            rest = sum(n for _, n in ranked[SHOWN_GROUPS:])
+            click.echo(f"  … and {len(ranked) - SHOWN_GROUPS} more groups: {rest:,}")
 
 
 @click.command("compile")

@@ -41,6 +41,24 @@ def estimate(task: dict) -> ParameterCount:
     return count(compile_task(task, meta=True))
 
 
+def trainable_groups(model) -> dict:
+    """{parameter name with layer numbers as `*`: trainable parameters}, so a user sees *what*
+    trains ("backbone.model.layers.*.self_attn.q_proj.lora_A.default.weight"), not only how much."""
+    groups: dict = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad and parameter.numel():
+            key = ".".join("*" if part.isdigit() else part for part in name.split("."))
+            groups[key] = groups.get(key, 0) + parameter.numel()
+    return groups
+
+
+def describe(task: dict) -> tuple:
+    """(ParameterCount, trainable_groups) of a task, built on the meta device (no weights)."""
+    from .compile import compile_task
+    model = compile_task(task, meta=True)
+    return count(model), trainable_groups(model)
+
+
 def backbone_total(config: dict) -> int:
     """Parameters of the backbone described by a config dict (from `model_config(name)`): built
     on the meta device, so neither weights nor tokenizer are needed (tied tensors counted once)."""
