@@ -64,6 +64,7 @@ def load_tokenizer(model_dir: str, workdir: str):
 
 
 class OpenPromptWorker(Worker):
+    label_key = "label"
     name = "openprompt"
 
     def load(self):
@@ -133,13 +134,6 @@ class OpenPromptWorker(Worker):
 
     def save(self, directory):
         torch.save(self.model.state_dict(), directory / "model.pt")
-
-    def batch_size(self, batch):
-        return len(batch["label"])
-
-    def batch_tokens(self, batch):
-        mask = batch["attention_mask"]
-        return int(mask.sum()), mask.numel()
 
 
 if __name__ == "__main__":

@@ -99,13 +99,6 @@ class PeftWorker(Worker):
         # a finetune saves the whole model; a PEFT model saves its adapter only
         self.model.save_pretrained(directory)
 
-    def batch_size(self, batch):
-        return len(batch["labels"])
-
-    def batch_tokens(self, batch):
-        mask = batch["attention_mask"]
-        return int(mask.sum()), mask.numel()
-
 
 if __name__ == "__main__":
     main(PeftWorker)

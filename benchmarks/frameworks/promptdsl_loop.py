@@ -85,13 +85,6 @@ class PromptdslWorker(Worker):
         rows = sum(len(b["labels"]) for b in train + dev)
         return {"data_prep_cached_examples_per_s": round(rows / seconds, 1)}
 
-    def batch_size(self, batch):
-        return len(batch["labels"])
-
-    def batch_tokens(self, batch):
-        mask = batch["attention_mask"]
-        return int(mask.sum()), mask.numel()
-
 
 if __name__ == "__main__":
     main(PromptdslWorker)

@@ -43,8 +43,15 @@ class Worker:
     def predict(self, batch) -> tuple: ...  # (predicted label indices, gold label indices)
     def save(self, directory: Path) -> None: ...
     def module(self) -> torch.nn.Module: ...
-    def batch_size(self, batch) -> int: ...
-    def batch_tokens(self, batch) -> tuple: ...  # (real tokens, padded tokens)
+    label_key = "labels"                 # where a batch dict keeps its gold labels
+
+    def batch_size(self, batch) -> int:
+        return len(batch[self.label_key])
+
+    def batch_tokens(self, batch) -> tuple:
+        """(real tokens, padded tokens) of a batch dict with an attention mask."""
+        mask = batch["attention_mask"]
+        return int(mask.sum()), mask.numel()
 
     def extra(self) -> dict:
         """Figures only this column has (run after the common ones)."""
