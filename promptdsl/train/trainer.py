@@ -179,7 +179,7 @@ class Trainer:
             """Evaluate, log, keep the best; True when early stopping says stop."""
             nonlocal best_value, best_snapshot, bad_evals
             record = {"step": result.steps, "epoch": round(epoch_done, 4),
-                      "train_loss": running_loss / max(1, running_batches),
+                      "train_loss": float(running_loss) / max(1, running_batches),
                       "learning_rate": scheduler.get_last_lr()[0]}
             if eval_split is None:
                 self.log({**record, "split": "train"})
@@ -209,7 +209,7 @@ class Trainer:
                 with self._autocast():
                     loss = self.model(batch)["loss"]
                 (loss / accumulation).backward()
-                running_loss += float(loss.detach())
+                running_loss += loss.detach()  # a tensor: no device sync per step
                 running_batches += 1
                 result.examples += len(indices)
                 last_in_epoch = number == batches_per_epoch - 1
@@ -222,7 +222,8 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 result.steps += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{running_loss / running_batches:.4f}")
+                if self.progress:  # reading the loss syncs the device: only for the bar
+                    bar.set_postfix(loss=f"{float(running_loss) / running_batches:.4f}")
                 epoch_done = epoch + (number + 1) / batches_per_epoch
                 if eval_every and result.steps % eval_every == 0:
                     stop = run_evaluation(epoch_done)
