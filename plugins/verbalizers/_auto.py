@@ -17,10 +17,6 @@ CHUNK = 256   # rows per pass when averaging full-vocabulary probabilities
 
 
 class AutoVerbalizer(Verbalizer):
-    @classmethod
-    def from_context(cls, context):
-        return cls(context)
-
     def __init__(self, context):
         self.per_label = int(context.options.get("words_per_label", 3))
         self.n_candidates = int(context.options.get("candidates", 1000))

@@ -29,10 +29,6 @@ def representable(context, words: list) -> list:
 
 
 class KnowledgeableVerbalizer(Verbalizer):
-    @classmethod
-    def from_context(cls, context):
-        return cls(context)
-
     def __init__(self, context):
         options = context.options
         given = dict(zip(context.labels, context.words))

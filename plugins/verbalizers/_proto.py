@@ -16,10 +16,6 @@ from ._head import LabelHead, keep_calibration
 
 
 class ProtoVerbalizer(LabelHead):
-    @classmethod
-    def from_context(cls, context):
-        return cls(context)
-
     def __init__(self, context):
         super().__init__(context)
         options = context.options

@@ -17,7 +17,7 @@ SCHEMA = kind_schema(
 
 def build(context):
     from ._auto import AutoVerbalizer
-    return AutoVerbalizer.from_context(context)
+    return AutoVerbalizer(context)
 
 
 SPECS = [VerbalizerSpec("auto", build, SCHEMA,

@@ -28,7 +28,7 @@ SCHEMA = kind_schema(
 
 def build(context):
     from ._knowledgeable import KnowledgeableVerbalizer
-    return KnowledgeableVerbalizer.from_context(context)
+    return KnowledgeableVerbalizer(context)
 
 
 SPECS = [VerbalizerSpec("knowledgeable", build, SCHEMA,

@@ -18,7 +18,7 @@ SCHEMA = kind_schema(
 
 def build(context):
     from ._proto import ProtoVerbalizer
-    return ProtoVerbalizer.from_context(context)
+    return ProtoVerbalizer(context)
 
 
 SPECS = [VerbalizerSpec("proto", build, SCHEMA,

@@ -14,7 +14,7 @@ SCHEMA = kind_schema(
 
 def build(context):
     from ._soft import SoftVerbalizer
-    return SoftVerbalizer.from_context(context)
+    return SoftVerbalizer(context)
 
 
 SPECS = [VerbalizerSpec("soft", build, SCHEMA,
