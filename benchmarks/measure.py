@@ -62,15 +62,20 @@ def interleaved(candidates: dict, device, steps: int, warmup: int = 1) -> dict:
 _STATUS = Path("/proc/self/status")
 
 
-def rss_bytes() -> int:
-    """Current resident set size."""
+def _status_bytes(field: str) -> int | None:
+    """A memory field of /proc/self/status ("VmRSS", "VmHWM") in bytes; None where unreadable."""
     try:
         for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return 0
+    return None
+
+
+def rss_bytes() -> int:
+    """Current resident set size."""
+    return _status_bytes("VmRSS") or 0
 
 
 def reset_peak_rss() -> bool:
@@ -84,13 +89,8 @@ def reset_peak_rss() -> bool:
 
 
 def peak_rss_bytes() -> int:
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _status_bytes("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def reset_peak(device) -> None:
