@@ -37,8 +37,7 @@ def count(model) -> ParameterCount:
 
 def estimate(task: dict) -> ParameterCount:
     """Counts for a task without reading weights: compile it on the meta device."""
-    from .compile import compile_task
-    return count(compile_task(task, meta=True))
+    return describe(task)[0]
 
 
 def trainable_groups(model) -> dict:
