@@ -1,5 +1,6 @@
 """Batches from Features: dynamic padding to the longest row of the batch, vectorised with numpy
-(left padding for causal models, right otherwise), as the dict of tensors of internals §2."""
+(on the family's padding side: left where the last real token is read), as the dict of tensors
+of internals §2. With a decoder prefix, `mask_pos` is its last step."""
 from __future__ import annotations
 
 import numpy as np

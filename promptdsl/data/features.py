@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import families
+
 # per-token flags: what piece of the template a token came from
 FIELD, SOFT, MASK, SHORTENABLE, SPECIAL = 1, 2, 4, 8, 16
 
@@ -46,9 +48,14 @@ class Features:
         return np.diff(self.offsets)
 
     @property
+    def family_rules(self):
+        """The `families.Family` of `family`."""
+        return families.get(self.family)
+
+    @property
     def padding_side(self) -> str:
-        """Causal models read the last position, so they pad on the left."""
-        return "left" if self.family == "causal" else "right"
+        """The family's (left where the last position is read, so it is always a real token)."""
+        return self.family_rules.padding_side
 
     def row(self, i: int) -> dict:
         """One row's arrays (for debugging and tests)."""

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import families
 from ..errors import DataError, ModelError
-from ..families import CAUSAL, SEQ2SEQ, mask_placement_error
 from . import tokens
 from .features import FIELD, MASK, SHORTENABLE, SOFT, SPECIAL, Features
 from .filters import apply_filters
@@ -71,13 +71,16 @@ class Renderer:
     `pieces`: template pieces (internals §1). A soft piece may carry `"first"`: its start index
     in the soft-token table (default: soft pieces are numbered in order from 0).
     `labels`: label values in verbalizer order (their index is the class id); `label_column`:
-    the column holding them; `mask_name`: which [MASK] is read (None: the first).
+    the column holding them; `mask_name`: which [MASK] is read (None: the first). `family`: a
+    family name (or a `families.Family`); `family_rules`, its Family, decides everything that
+    differs by family.
     """
 
     def __init__(self, tokenizer, pieces: list, family: str, *, max_length: int | None = None,
                  labels: list | None = None, label_column: str | None = None,
                  mask_name: str | None = None, decoder_start_token_id: int | None = None):
-        self.tokenizer, self.family, self.max_length = tokenizer, family, max_length
+        self.family_rules = families.get(family)
+        self.tokenizer, self.family, self.max_length = tokenizer, self.family_rules.name, max_length
         self.pieces = [dict(p) for p in pieces]
         self.labels = [str(x) for x in labels] if labels is not None else None
         self.label_column, self.mask_name = label_column, mask_name
@@ -93,18 +96,13 @@ class Renderer:
 
     # ------------------------------------------------------------------ compile the template
     def _compile(self):
-        if self.family == CAUSAL:
-            problem = mask_placement_error(CAUSAL, self.pieces)
-            if problem:
-                raise ModelError(problem)
+        rules = self.family_rules
+        problem = rules.placement_error(self.pieces)
+        if problem:
+            raise ModelError(problem)
         masks = [p for p in self.pieces if p["type"] == "mask"]
-        if self.family == CAUSAL and len(masks) > 1:
-            raise ModelError("a causal model predicts only the next token: use one [MASK]")
-        mask_tokens = iter(tokens.mask_ids(self.tokenizer, self.family, len(masks)))
-        prefix, suffix = tokens.special_frame(self.tokenizer)
-        if self.family == CAUSAL:
-            suffix = []  # nothing may follow the position whose next token is read
-        prefix, suffix = self._unless_written(prefix, suffix)
+        mask_tokens = iter(tokens.mask_ids(self.tokenizer, rules, len(masks)))
+        prefix, suffix = self._unless_written(*rules.frame(*tokens.special_frame(self.tokenizer)))
 
         steps, texts, ws, next_soft = [], [], "", 0   # ws: whitespace waiting for the next piece
         const = lambda ids, flag=0, **kw: Step("const", np.asarray(ids, np.int64), flag=flag, **kw)
@@ -133,7 +131,7 @@ class Renderer:
                                   shortenable=bool(piece.get("shortenable", True))))
                 ws = ""
             elif kind == "mask":
-                ids = [next(mask_tokens)] if self.family != CAUSAL else []
+                ids = [next(mask_tokens)] if rules.mask_in_input else []
                 steps.append(const(ids, MASK, mask=piece.get("name") or "",
                                    lead_space=ws.endswith(" ")))
                 ws = ""
@@ -183,16 +181,13 @@ class Renderer:
         raise ModelError(f"the template has no [MASK:{self.mask_name}]")
 
     def _decoder_prefix(self, start_id):
-        """seq2seq: decoder start token, then the sentinel that opens the mask's span (T5
-        predicts "<extra_id_0> word"); the verbalizer reads the last decoder position."""
-        if self.family != SEQ2SEQ:
-            return None
-        if start_id is None:
-            start_id = self.pad_id
-        prefix = [int(start_id)]
-        if self.read_step is not None and getattr(self.tokenizer, "mask_token", None) is None:
-            prefix.append(int(self.steps[self.read_step].ids[0]))
-        return prefix
+        """The family's decoder input (None without a decoder); a read mask that is a sentinel
+        (the tokenizer has no mask token) opens the span the decoder predicts."""
+        rules, sentinel = self.family_rules, None
+        if rules.has_decoder and self.read_step is not None and \
+                getattr(self.tokenizer, "mask_token", None) is None:
+            sentinel = int(self.steps[self.read_step].ids[0])
+        return rules.decoder_prefix(start_id, self.pad_id, sentinel)
 
     # ------------------------------------------------------------------ render rows
     def encode(self, rows, *, require_labels: bool = False, cache_fields: bool = False) -> Features:
@@ -272,7 +267,7 @@ class Renderer:
             ids[dst] = field_ids[j][src_start[rows] + within]
             flags[dst] = FIELD | (SHORTENABLE if step.shortenable else 0)
             j += 1
-        if self.family == CAUSAL or self.read_step is None:
+        if self.family_rules.reads_next_token or self.read_step is None:
             mask_rel = row_len - 1  # the last real token predicts what comes next
         else:
             mask_rel = starts[:, self.read_step] - offsets[:-1]

@@ -8,6 +8,7 @@ from itertools import chain
 
 import numpy as np
 
+from .. import families
 from ..errors import ModelError
 
 PROBE = "a"
@@ -90,22 +91,23 @@ def special_id(tokenizer, which: str) -> int:
                      f"{' nor '.join(a[:-3] for a in order[which])})")
 
 
-def mask_ids(tokenizer, family: str, count: int) -> list:
-    """The input token of each of `count` masks: the mask token for a masked LM; for seq2seq the
-    mask token if the tokenizer has one, else the sentinels <extra_id_0>, <extra_id_1>, …
-    (T5 style). Causal models have no mask in the input (empty list)."""
-    if family == "causal":
+def mask_ids(tokenizer, family, count: int) -> list:
+    """The input token of each of `count` masks for `family` (a name or a Family): none when
+    the family's mask is not in the input (causal); else the mask token, or for families with
+    sentinels (T5-style seq2seq) <extra_id_0>, <extra_id_1>, … when there is no mask token."""
+    family = families.get(family)
+    if not family.mask_in_input:
         return []
     mask = tokenizer.mask_token_id if getattr(tokenizer, "mask_token", None) else None
     if mask is not None:
         return [int(mask)] * count
-    if family == "seq2seq":
+    if family.sentinels:
         sentinels = [known_token_id(tokenizer, f"<extra_id_{i}>") for i in range(count)]
         if all(s is not None for s in sentinels):
             return sentinels
         raise ModelError("the tokenizer has neither a mask token nor <extra_id_N> sentinels "
                          "to mark [MASK] in the encoder input")
-    raise ModelError("the tokenizer has no mask token, so a masked LM cannot read [MASK]")
+    raise ModelError(f"the tokenizer has no mask token, so a {family.title} cannot read [MASK]")
 
 
 def pad_id(tokenizer) -> int:

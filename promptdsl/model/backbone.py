@@ -9,12 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import families
 from ..errors import ModelError
-from ..families import CAUSAL, MLM, SEQ2SEQ, family_of_config
-
-AUTO_CLASS = {MLM: "AutoModelForMaskedLM", CAUSAL: "AutoModelForCausalLM",
-              SEQ2SEQ: "AutoModelForSeq2SeqLM"}
-
+from ..families import family_of_config
 
 def _sources():
     from ..registry import get_registry
@@ -84,7 +81,8 @@ def load_backbone(name: str, device=None, dtype=None, meta: bool = False):
         else model_config(name)
     family = family_of(name, config)
     tokenizer = load_tokenizer(name, path)
-    auto = getattr(transformers, AUTO_CLASS[family])
+    auto_class = families.get(family).auto_class
+    auto = getattr(transformers, auto_class)
     kwargs = {"dtype": dtype} if dtype is not None else {}
     try:
         if meta:
@@ -95,7 +93,7 @@ def load_backbone(name: str, device=None, dtype=None, meta: bool = False):
         else:
             model = auto.from_pretrained(path, **kwargs)
     except Exception as exc:
-        raise ModelError(f"model `{name}`: cannot load it from {path} with {AUTO_CLASS[family]}: "
+        raise ModelError(f"model `{name}`: cannot load it from {path} with {auto_class}: "
                          f"{exc}") from exc
     if device is not None and not meta:
         model.to(device)
