@@ -117,3 +117,17 @@ def render_all(diagnostics: Iterable[Diagnostic]) -> str:
     warnings = len(diagnostics) - errors
     summary = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     return "\n\n".join(render(d) for d in diagnostics) + "\n\n" + summary
+
+
+# errors that are not mistakes of the .prompt file itself: its data files cannot be used as
+# they are, a plugin cannot be loaded, a file cannot be read. Like the runtime's own DataError,
+# they exit 2; an error of the file exits 1.
+NOT_THE_FILE = frozenset({"bad-data", "plugin", "io"})
+
+
+def exit_code(diagnostics: Iterable[Diagnostic]) -> int:
+    """0 without errors; 2 when every error is one of NOT_THE_FILE; else 1."""
+    errors = [d for d in diagnostics if d.is_error]
+    if not errors:
+        return 0
+    return 2 if all(d.code in NOT_THE_FILE for d in errors) else 1

@@ -92,10 +92,10 @@ def test_option_defaults_are_filled(project):
     text = task(method="lora").replace('test: "d.tsv"', 'train: "d.tsv", test: "d.tsv"')
     ir = load(project(text))
     options = ir["methods"][0]["options"]
-    assert options and all(v is not None or True for v in options.values())
     from promptdsl.registry import get_registry
     schema = get_registry().methods["lora"].schema
-    assert list(options) == [k for k in schema["properties"] if "default" in schema["properties"][k]]
+    defaults = {k: p["default"] for k, p in schema["properties"].items() if "default" in p}
+    assert options and list(options.items()) == list(defaults.items())
 
 
 def test_verbalizer_keys_options_and_labels(project):

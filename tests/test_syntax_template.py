@@ -22,13 +22,14 @@ def test_every_piece_kind():
     got = pieces('"<soft*3> {sentence|keep|nopunct} <soft> [MASK:a] {{x}} [SEP][CLS] '
                  '<soft \'It was\'> {\'review text\'}"')
     assert got == [
-        {"type": "soft", "count": 3, "init": None}, {"type": "text", "text": " "},
+        {"type": "soft", "count": 3, "init": None, "name": None}, {"type": "text", "text": " "},
         {"type": "field", "name": "sentence", "filters": ["keep", "nopunct"], "shortenable": False},
-        {"type": "text", "text": " "}, {"type": "soft", "count": 1, "init": None},
+        {"type": "text", "text": " "}, {"type": "soft", "count": 1, "init": None, "name": None},
         {"type": "text", "text": " "}, {"type": "mask", "name": "a"},
         {"type": "text", "text": " {x} "}, {"type": "special", "token": "sep"},
         {"type": "special", "token": "cls"}, {"type": "text", "text": " "},
-        {"type": "soft", "count": None, "init": "It was"}, {"type": "text", "text": " "},
+        {"type": "soft", "count": None, "init": "It was", "name": None},
+            {"type": "text", "text": " "},
         {"type": "field", "name": "review text", "filters": [], "shortenable": True}]
 
 

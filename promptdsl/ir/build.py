@@ -10,7 +10,8 @@ from ..diagnostics import Diagnostic, suggestion_hint
 from ..syntax import ast
 from ..syntax.source import cached_source
 from ..syntax.template import Template, parse_template
-from .schema import DATA, GENERATE, TOP_KEYS, TRAIN, builtin_schema, coerce, fill_defaults
+from .schema import (DATA, GENERATE, TOP_KEYS, TRAIN, builtin_schema, coerce, drop_unset,
+                     fill_defaults)
 from .validate import Where, schema_diagnostics
 
 FIELDS = ("model", "template", "target", "metric")
@@ -27,6 +28,7 @@ class Built:
     ir: dict
     where: Where
     templates: dict = field(default_factory=dict)   # "template" / "target" / templates name
+    unparsed: list = field(default_factory=list)    # templates given but malformed (reported)
     verbalizer_block: ast.Block | None = None
     method_blocks: list = field(default_factory=list)
 
@@ -42,12 +44,23 @@ def absolute(path: str, span) -> str:
     return os.path.normpath(os.path.join(base_dir(span), os.path.expanduser(path)))
 
 
+def data_file(value: str, span) -> tuple[str, Diagnostic | None]:
+    """A data path as written at `span`, made absolute; a diagnostic when no such file exists."""
+    path = absolute(value, span)
+    if os.path.isfile(path):
+        return path, None
+    return path, Diagnostic.at(span, "missing-file", f"data file `{value}` does not exist",
+                               f"paths are relative to the .prompt file's folder "
+                               f"({base_dir(span)})")
+
+
 class TaskBuilder:
     def __init__(self, task: ast.Task, own_file: str, body: list, registry):
         self.task, self.file, self.body, self.reg = task, own_file, body, registry
         self.where = Where(task.name_span)
         self.diagnostics: list[Diagnostic] = []
         self.templates: dict[str, Template] = {}
+        self.unparsed: list[str] = []
 
     def error(self, span, code, message, hint=None):
         self.diagnostics.append(Diagnostic.at(span, code, message, hint))
@@ -83,7 +96,7 @@ class TaskBuilder:
                        "`data` block", "add `data { test: \"…\", label: label }`")
         self.diagnostics.extend(schema_diagnostics(ir, builtin_schema(), self.where,
                                                    context=f"task `{self.task.name}`"))
-        return Built({k: ir[k] for k in TOP_KEYS}, self.where, self.templates,
+        return Built({k: ir[k] for k in TOP_KEYS}, self.where, self.templates, self.unparsed,
                      blocks.get("verbalizer"), methods)
 
     def _top_field_ok(self, entry: ast.Field) -> bool:
@@ -141,6 +154,8 @@ class TaskBuilder:
             return DEFAULT_METRIC
         self.where.add(("metric",), entry.key_span, entry.value.span)
         value = ast.plain(entry.value)
+        if value is None:                    # `metric: null`: the default
+            return DEFAULT_METRIC
         if not isinstance(value, str):
             self.error(entry.value.span, "invalid-value", "`metric` must be a name")
             return DEFAULT_METRIC
@@ -154,8 +169,11 @@ class TaskBuilder:
         if entry is None:
             return None
         self.where.add((name,), entry.key_span, entry.value.span)
+        if name == "target" and isinstance(entry.value, ast.Null):
+            return None                      # `target: null` unsets an inherited target
         template = self._parse_template(entry.value, name)
         if template is None:
+            self.unparsed.append(name)
             return None
         self.templates[name] = template
         return template.to_ir()
@@ -186,9 +204,12 @@ class TaskBuilder:
             if template is not None:
                 self.templates[f"templates.{entry.key}"] = template
                 named[entry.key] = template.to_ir()
+            else:
+                self.unparsed.append(f"templates.{entry.key}")
         if not named:
-            self.error(block.name_span, "empty-block", "`templates` names no template",
-                       'add `name: "…[MASK]…"` fields')
+            if not self.unparsed:
+                self.error(block.name_span, "empty-block", "`templates` names no template",
+                           'add `name: "…[MASK]…"` fields')
             return {"template": None, "templates": None}
         first = next(iter(named))
         if single is None:
@@ -212,19 +233,18 @@ class TaskBuilder:
                 if name == "data" and entry.key in DATA_FILES:
                     value = self._data_path(entry)
                 values[entry.key] = coerce(value, schema["properties"].get(entry.key, {}))
-        return fill_defaults(values, schema)
+        return fill_defaults(drop_unset(values, schema), schema)
 
     def _data_path(self, entry: ast.Field):
+        if isinstance(entry.value, ast.Null):
+            return None                      # `validation: null` unsets an inherited file
         if not isinstance(entry.value, ast.Str):
             self.error(entry.value.span, "invalid-value", f"`{entry.key}` must be a quoted path",
                        f'e.g. `{entry.key}: "data/{entry.key}.tsv"`')
             return None
-        path = absolute(entry.value.value, entry.value.span)
-        if not os.path.isfile(path):
-            self.error(entry.value.span, "missing-file",
-                       f"data file `{entry.value.value}` does not exist",
-                       f"paths are relative to the .prompt file's folder "
-                       f"({base_dir(entry.value.span)})")
+        path, problem = data_file(entry.value.value, entry.value.span)
+        if problem:
+            self.diagnostics.append(problem)
         return path
 
     # ---- verbalizer --------------------------------------------------------------------
@@ -330,7 +350,8 @@ class TaskBuilder:
 
     def _options(self, options: dict, schema: dict, prefix: tuple, context: str) -> dict:
         props = schema.get("properties") or {}
-        options = {k: coerce(v, props.get(k, {}), schema) for k, v in options.items()}
+        options = {k: coerce(v, props.get(k, {}), schema)
+                   for k, v in drop_unset(options, schema).items()}
         problems = schema_diagnostics(options, schema, self.where, prefix, context)
         self.diagnostics.extend(problems)
         for key, sub in props.items():      # options that name files resolve like data paths

@@ -1,23 +1,24 @@
-"""Semantic checks that need no model weights: masks, data columns and labels, the model
-family's mask placement, soft tokens under a method that does not train."""
+"""Semantic checks that need no model weights: what the runtime does not support yet, masks,
+the data (promptdsl.ir.data_checks), the model family's mask placement, how methods compose,
+soft tokens under a method that does not train."""
 from __future__ import annotations
-
-import os
 
 from ..diagnostics import WARNING, Diagnostic, suggestion_hint
 from ..families import family_of_config, mask_placement_error
-from .build import DATA_FILES, Built
+from .build import Built
+from .data_checks import Tables, data_checks
 from .model_config import model_config
 
-LABELLED = ("train", "validation", "test")
 
-
-def semantic_checks(built: Built, registry) -> list[Diagnostic]:
+def semantic_checks(built: Built, registry, tables: Tables | None = None) -> list[Diagnostic]:
+    """`tables`: the data files read so far in this check (each file is read once)."""
     out: list[Diagnostic] = []
+    out += _not_supported(built)
     out += _needs_head(built)
     out += _masks(built)
-    out += _data(built, registry)
+    out += data_checks(built, registry, tables or Tables())
     out += _family(built)
+    out += _composition(built, registry)
     out += _soft_without_training(built, registry)
     out += _splits(built, registry)
     return out
@@ -33,15 +34,28 @@ def _prompt_templates(built: Built) -> list:
             if k != "target" and not (k == "template" and built.ir["templates"])]
 
 
+def _not_supported(built: Built) -> list:
+    """Generation (`target`, `generate { }`) parses and compiles to IR, but nothing runs it yet."""
+    out = []
+    for key, what in (("target", "`target`"), ("generate", "a `generate` block")):
+        if (key,) in built.where.spans and built.ir[key] is not None:
+            out.append(Diagnostic.at(
+                built.where.key((key,)), "not-supported",
+                f"generation tasks ({what}) are not supported yet: `promptc train` only "
+                "classifies", "write a classification task: a `verbalizer` that maps each "
+                "label to words read at the `[MASK]`"))
+    return out
+
+
 def _needs_head(built: Built) -> list:
     ir = built.ir
     if ir["verbalizer"] is None and ir["target"] is None:
         return [Diagnostic.at(built.where.fallback, "missing-block",
-                              f"task `{ir['name']}` has no `verbalizer` (nor a `target`)",
-                              "a classification task maps labels to words: add "
-                              '`verbalizer { "0": "bad"  "1": "good" }`; a generation task '
-                              'gives `target: "{answer}"`')]
-    if ir["template"] is None and not built.templates:
+                              f"task `{ir['name']}` has no `verbalizer`",
+                              "a task maps its labels to words read at the [MASK]: add "
+                              '`verbalizer { "0": "bad"  "1": "good" }`')]
+    # a malformed template is reported where it is, not as a missing one
+    if ir["template"] is None and not built.templates and not built.unparsed:
         return [Diagnostic.at(built.where.fallback, "missing-field",
                               f"task `{ir['name']}` has no `template`",
                               'add e.g. `template: "{sentence} It was [MASK]."`')]
@@ -78,120 +92,6 @@ def _masks(built: Built) -> list:
     return out
 
 
-def _data(built: Built, registry) -> list:
-    """Template fields must be columns of every data file; labels must match the verbalizer."""
-    out = []
-    ir = built.ir
-    data = ir["data"]
-    fields = [(p, s) for _, t in built.templates.items() for p, s in zip(t.pieces, t.spans)
-              if p["type"] == "field"]
-    label_values: dict = {}
-    for role in DATA_FILES:
-        path = data.get(role)
-        if not path or not os.path.isfile(path):
-            continue
-        span = built.where.value(("data", role))
-        shown = _shown(built, role)
-        spec = registry.format_for(path)
-        if spec is None:
-            if registry.data_formats:
-                known = sorted({e for s in registry.data_formats.values() for e in s.extensions})
-                out.append(Diagnostic.at(span, "unknown-format", f"no data format reads "
-                                         f"`{shown}`", f"known extensions: {', '.join(known)}"))
-            continue
-        try:
-            columns = list(spec.read_header(path))
-        except Exception as exc:        # a reader's DataError names file and line
-            out.append(Diagnostic.at(span, "bad-data", f"cannot read `{shown}`: {exc}"))
-            continue
-        reported = set()
-        for piece, piece_span in fields:
-            name = piece["name"]
-            if name in columns or (name, piece_span) in reported:
-                continue
-            reported.add((name, piece_span))
-            if role == "unlabeled" and _is_target_field(built, piece_span):
-                continue
-            out.append(Diagnostic.at(
-                piece_span, "unknown-column",
-                f"template field `{{{name}}}` is not a column of {shown} "
-                f"(columns: {', '.join(columns)})", suggestion_hint(name, columns)))
-        if role in LABELLED and _classifying(ir):
-            if data["label"] not in columns:
-                out.append(Diagnostic.at(
-                    built.where.value(("data", "label")), "unknown-column",
-                    f"label column `{data['label']}` is not a column of {shown} "
-                    f"(columns: {', '.join(columns)})", suggestion_hint(data["label"], columns)))
-            elif ir["verbalizer"] and ir["verbalizer"]["labels"]:
-                values = _label_values(spec, path, data["label"])
-                if values is not None:
-                    label_values[shown] = values
-    out += _labels(built, label_values)
-    return out
-
-
-def _is_target_field(built: Built, span) -> bool:
-    target = built.templates.get("target")
-    return target is not None and span in target.spans
-
-
-def _shown(built: Built, role: str) -> str:
-    span = built.where.value(("data", role))
-    from ..syntax.source import cached_source
-    src = cached_source(span.file)
-    text = src.text[span.start:span.end] if src else ""
-    return text[1:-1] if len(text) >= 2 else built.ir["data"][role]
-
-
-def _label_values(spec, path, column) -> list | None:
-    try:
-        table = spec.read(path)
-        values = table.column(column)
-    except Exception:
-        return None                     # the reader's own error shows at run time
-    seen = {}
-    for value in values:
-        seen.setdefault(str(value), None)
-    return list(seen)
-
-
-def _labels(built: Built, label_values: dict) -> list:
-    labels = [entry["label"] for entry in built.ir["verbalizer"]["labels"]] \
-        if built.ir["verbalizer"] else []
-    out = []
-    for shown, values in label_values.items():
-        unknown = [label for label in labels if label not in values]
-        uncovered = [v for v in values if v not in labels]
-        if not unknown and not uncovered:
-            continue
-        first = labels.index(unknown[0]) if unknown else None
-        span = (built.where.key(("verbalizer", "labels", first)) if first is not None
-                else built.where.value(("verbalizer",)))
-        ours = _listed(labels)
-        theirs = _listed(sorted(values, key=_natural))
-        if unknown:
-            message = (f"verbalizer labels {{{ours}}} do not match the labels of {shown} "
-                       f"{{{theirs}}}")
-            hint = suggestion_hint(unknown[0], values) or "labels are the data's label values; " \
-                "quote ones that are not names: `\"0\": \"bad\"`"
-        else:
-            message = (f"labels {_listed(sorted(uncovered, key=_natural))} of {shown} have no "
-                       "label words in the verbalizer")
-            hint = "add a line per label: `\"label\": \"word\"`"
-        out.append(Diagnostic.at(span, "label-mismatch", message, hint))
-        break                            # one file is enough to explain the mismatch
-    return out
-
-
-def _listed(values: list, most: int = 12) -> str:
-    shown = ", ".join(values[:most])
-    return shown + (f", … ({len(values)} in all)" if len(values) > most else "")
-
-
-def _natural(value: str):
-    return (0, int(value), "") if value.lstrip("-").isdigit() else (1, 0, value)
-
-
 def _family(built: Built) -> list:
     ir = built.ir
     if not ir["model"] or not built.templates:
@@ -214,6 +114,27 @@ def _family(built: Built) -> list:
                                      "move [MASK] to the end of the template, or use a masked "
                                      "or seq2seq model"))
     return out
+
+
+def _composition(built: Built, registry) -> list:
+    """A method that trains nothing (its spec says `trains=False`: it evaluates, or runs its
+    own pipeline) stands alone: there is nothing for another method to adapt."""
+    methods = built.ir["methods"]
+    specs = [registry.methods.get(m["name"]) for m in methods]
+    alone = next((spec for spec in specs if spec is not None and not spec.trains), None)
+    if alone is None or len(methods) < 2:
+        return []
+    others = [m["name"] for m in methods if m["name"] != alone.name]
+    return [Diagnostic.at(built.where.value(("methods", index)), "method-composition",
+                          f"method `{alone.name}` evaluates only (it trains nothing), so it "
+                          f"cannot be combined with {_named(others)}",
+                          f"keep `method {alone.name} {{ }}` alone, or drop it to train with "
+                          f"{_named(others)}")
+            for index in range(1, len(methods))]
+
+
+def _named(names: list) -> str:
+    return ", ".join(f"`{name}`" for name in names)
 
 
 def _soft_without_training(built: Built, registry) -> list:

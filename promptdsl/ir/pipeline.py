@@ -8,6 +8,7 @@ from ..errors import PromptdslError
 from ..registry import get_registry
 from .build import TaskBuilder
 from .checks import semantic_checks
+from .data_checks import Tables
 from .overrides import apply_overrides
 from .resolve import Workspace
 from .sweep import sweep_grid
@@ -23,9 +24,12 @@ class Analysis:
         return [d for d in self.diagnostics if d.is_error]
 
 
-def analyse(path, only_task: str | None = None, overrides: dict | None = None) -> Analysis:
-    """Parse, resolve and check `path`; IRs for its own tasks (or only `only_task`)."""
+def analyse(path, only_task: str | None = None, overrides: dict | None = None,
+            tables: Tables | None = None) -> Analysis:
+    """Parse, resolve and check `path`; IRs for its own tasks (or only `only_task`).
+    `tables`: data files already read (share one across the files of one check)."""
     ws = Workspace()
+    tables = tables if tables is not None else Tables()
     unit = ws.load(path, str(path))
     result = Analysis()
     try:
@@ -64,7 +68,7 @@ def analyse(path, only_task: str | None = None, overrides: dict | None = None) -
             continue
         try:
             result.tasks[name] = _build(task, unit, body, sweeps.get(name), registry,
-                                        ws.diagnostics)
+                                        ws.diagnostics, tables)
         except Exception as exc:  # a bug or a plugin's crash: say so at the task, no traceback
             ws.diagnostics.append(Diagnostic.at(
                 task.name_span, "internal", f"internal error while checking task `{name}`: "
@@ -74,11 +78,11 @@ def analyse(path, only_task: str | None = None, overrides: dict | None = None) -
     return result
 
 
-def _build(task, unit, body, sweep, registry, diagnostics: list) -> dict:
+def _build(task, unit, body, sweep, registry, diagnostics: list, tables: Tables) -> dict:
     builder = TaskBuilder(task, unit.path, body, registry)
     built = builder.build()
     diagnostics.extend(builder.diagnostics)
-    diagnostics.extend(semantic_checks(built, registry))
+    diagnostics.extend(semantic_checks(built, registry, tables))
     if sweep is not None:
         grid, problems = sweep_grid(sweep, built.ir, registry)
         diagnostics.extend(problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from ..data.filters import FILTERS
 from ..registry import get_registry
 
 SCHEMA_ID = "https://promptdsl.dev/schema/task-ir.json"
@@ -26,6 +27,13 @@ DATA = {
                       description="examples drawn per label from train"),
         "sample_seed": _opt("integer", 13),
         "demonstrations": _opt("integer", 0, minimum=0),
+        **{f"{split}_rows": _opt(["integer", "null"], None, minimum=1,
+                                 description=f"use at most this many rows of `{split}` "
+                                 "(null: all)")
+           for split in ("train", "validation", "test", "unlabeled")},
+        "take": _opt("string", "sample", enum=["sample", "first"],
+                     description="how the `*_rows` limits pick rows: `sample` draws a seeded "
+                     "sample with `sample_seed`, `first` keeps the first rows"),
     },
 }
 
@@ -49,6 +57,10 @@ TRAIN = {
                                description="patience in evaluations (null: off)"),
         "device": _opt("string", "auto", enum=["auto", "cpu", "cuda"]),
         "precision": _opt("string", "auto", enum=["auto", "fp32", "bf16"]),
+        "schedule": _opt("string", "linear", enum=["linear", "constant", "cosine"],
+                         description="learning-rate schedule after the warm-up "
+                         "(`warmup_ratio`): `linear` decays to 0, `constant` stays, `cosine` "
+                         "decays along a half cosine to 0"),
     },
 }
 
@@ -69,16 +81,17 @@ PIECE = {
         {"properties": {"type": {"const": "text"}, "text": {"type": "string"}},
          "required": ["type", "text"], "additionalProperties": False},
         {"properties": {"type": {"const": "field"}, "name": {"type": "string"},
-                        "filters": {"type": "array", "items": {
-                            "enum": ["keep", "lower", "upper", "capitalize", "nopunct"]}},
+                        "filters": {"type": "array", "items": {"enum": list(FILTERS)}},
                         "shortenable": {"type": "boolean"}},
          "required": ["type", "name", "filters", "shortenable"], "additionalProperties": False},
         {"properties": {"type": {"const": "mask"}, "name": {"type": ["string", "null"]}},
          "required": ["type", "name"], "additionalProperties": False},
         {"properties": {"type": {"const": "soft"},
                         "count": {"type": ["integer", "null"], "minimum": 1},
-                        "init": {"type": ["string", "null"]}},
-         "required": ["type", "count", "init"], "additionalProperties": False},
+                        "init": {"type": ["string", "null"]},
+                        "name": {"type": ["string", "null"],
+                                 "description": "pieces of one name share their soft tokens"}},
+         "required": ["type", "count", "init", "name"], "additionalProperties": False},
         {"properties": {"type": {"const": "special"}, "token": {"enum": ["sep", "cls"]}},
          "required": ["type", "token"], "additionalProperties": False},
     ],
@@ -188,6 +201,18 @@ def coerce(value, schema: dict, root: dict | None = None):
         props = schema.get("properties") or {}
         return {k: coerce(v, props.get(k, {}), root) for k, v in value.items()}
     return value
+
+
+def allows_null(schema: dict) -> bool:
+    return "null" in _types(schema or {})
+
+
+def drop_unset(values: dict, schema: dict) -> dict:
+    """`key: null` unsets a field: it stays null where the schema allows null, else the key is
+    dropped so that `fill_defaults` gives the field its default."""
+    props = schema.get("properties") or {}
+    return {k: v for k, v in values.items()
+            if v is not None or k not in props or allows_null(props[k])}
 
 
 def fill_defaults(value: dict, schema: dict) -> dict:

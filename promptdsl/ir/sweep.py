@@ -1,20 +1,26 @@
-"""`sweep TASK { key: [values…] }`: the grid as IR (`sweep`), and its expansion into runs."""
+"""`sweep TASK { key: [values…] }`: the grid as IR (`sweep`), and its expansion into runs — the
+one place that turns a sweep into run IRs (the runtime calls `expand_sweep`)."""
 from __future__ import annotations
 
 import copy
 import itertools
+import os
 
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..registry import get_registry
 from ..syntax import ast
+from .build import DATA_FILES, data_file
 from .paths import PathError, locate
 from .schema import coerce
 from .validate import Where, schema_diagnostics
 
+SWEPT_FILES = {f"data.{role}" for role in DATA_FILES}
+
 
 def sweep_grid(sweep: ast.Sweep, ir: dict, registry) -> tuple[dict, list]:
     """The grid {dotted key: [values]} of a sweep block, each value checked against the schema
-    of the field it sets."""
+    of the field it sets; swept data files are made absolute (against the sweep's file) and
+    must exist."""
     grid, out = {}, []
     for entry in sweep.body:
         if isinstance(entry, ast.Block):
@@ -41,25 +47,39 @@ def sweep_grid(sweep: ast.Sweep, ir: dict, registry) -> tuple[dict, list]:
             out += [Diagnostic.at(item.span, d.code, d.message.replace(f"`{key}`",
                                                                        f"`{entry.key}`"), d.hint)
                     for d in problems]
+            if entry.key in SWEPT_FILES and isinstance(value, str) and not problems:
+                value, missing = data_file(value, item.span)
+                out += [missing] if missing else []
             values.append(value)
         grid[entry.key] = values
     return grid, out
 
 
-def expand_sweep(ir: dict, registry=None) -> list[dict]:
-    """One IR per point of the task's sweep grid (the task itself when it has no sweep); each has
-    `sweep: null`. Points follow the grid's key order, last key fastest."""
+def point_name(point: dict) -> str:
+    """`sample_seed=13,learning_rate=1e-05` (a data file by its file name): a run's folder."""
+    return ",".join(f"{key.split('.')[-1]}="
+                    f"{os.path.basename(value) if key in SWEPT_FILES and value else value}"
+                    for key, value in point.items())
+
+
+def expand_sweep(ir: dict, registry=None) -> list[tuple[dict, str, dict]]:
+    """(point, point name, run IR) per point of the task's sweep grid, the grid's first key
+    varying slowest; each run IR has `sweep: null`. Without a sweep: [({}, "", ir)].
+    Names are unique (a clash, e.g. two data files of one name, gets `-2`, `-3`, … added)."""
     grid = ir.get("sweep")
     if not grid:
-        return [ir]
+        return [({}, "", ir)]
     registry = registry or get_registry()
     keys = list(grid)
-    runs = []
-    for point in itertools.product(*(grid[k] for k in keys)):
+    runs, seen = [], {}
+    for values in itertools.product(*(grid[k] for k in keys)):
+        point = dict(zip(keys, values))
         run = copy.deepcopy(ir)
         run["sweep"] = None
-        for key, value in zip(keys, point):
+        for key, value in point.items():
             container, field, _ = locate(run, key, registry)
             container[field] = copy.deepcopy(value)
-        runs.append(run)
+        name = point_name(point)
+        seen[name] = seen.get(name, 0) + 1
+        runs.append((point, name if seen[name] == 1 else f"{name}-{seen[name]}", run))
     return runs

@@ -1,7 +1,8 @@
 """The compiled template: the IR's pieces with every soft piece given its place in the model's
 soft-token table, and the renderer (promptdsl.data) that turns rows into token ids with them.
 
-Soft-token table: row `first … first+count-1` belongs to one soft piece. A piece with init text
+Soft-token table: row `first … first+count-1` belongs to one soft piece, or to every piece of
+one name (`<soft:topic>`: OpenPrompt's soft_id; all its uses share the rows). A piece with init text
 has one row per token of that text (counted with the model's tokenizer) and starts from those
 tokens' embeddings; a piece with a count and no init starts from sampled vocabulary embeddings.
 Methods add soft tokens with `prepend_soft`: the new piece goes before the first piece and its
@@ -9,7 +10,7 @@ rows at the end of the table, so rows already handed out keep their index.
 """
 from __future__ import annotations
 
-from ..data.render import Renderer, soft_count, soft_init_ids
+from ..data.render import soft_count, soft_init_ids
 from ..errors import ModelError
 from ..families import mask_placement_error
 
@@ -29,6 +30,7 @@ class CompiledTemplate:
         self.soft_init: list = []      # per table row: a token id, VOCAB or RANDOM
         self.version = 0               # bumped when pieces change (renderers are rebuilt)
         self._grow = None              # set by the PromptModel: grows the soft-token table
+        self._named: dict = {}         # soft-token name -> the piece that owns its rows
         for piece in pieces:
             piece = dict(piece)
             if piece.get("type") == "soft":
@@ -40,9 +42,20 @@ class CompiledTemplate:
         return len(self.soft_init)
 
     def soft_pieces(self) -> list:
-        return [p for p in self.pieces if p.get("type") == "soft"]
+        """The soft pieces that own rows of the table (a name's later uses share the first's)."""
+        return [p for p in self.pieces if p.get("type") == "soft" and
+                (not p.get("name") or self._named.get(p["name"]) is p)]
 
     def _number_soft(self, piece: dict, init=None) -> range:
+        name = piece.get("name")
+        owner = self._named.get(name) if name else None
+        if owner is not None:            # a name seen before: the same rows again
+            count = piece.get("count") or owner["count"]   # null count: as many as the init's
+            if (piece.get("init"), count) != (owner.get("init"), owner["count"]):
+                raise ModelError(f"soft token `{name}` is used with different counts or init "
+                                 "texts; every use of one name must be written alike")
+            piece["count"], piece["first"] = owner["count"], owner["first"]
+            return range(piece["first"], piece["first"] + piece["count"])
         count = soft_count(self.tokenizer, piece)
         text = piece.get("init")
         if text:
@@ -55,6 +68,8 @@ class CompiledTemplate:
             inits = [init or VOCAB] * count
         piece["count"], piece["first"] = count, self.n_soft
         self.soft_init.extend(inits)
+        if name:
+            self._named[name] = piece
         return range(piece["first"], piece["first"] + count)
 
     def prepend_soft(self, n: int, init=None) -> range:
@@ -76,9 +91,3 @@ class CompiledTemplate:
         if self._grow is not None:
             self._grow(self.soft_init[rows.start:rows.stop])
         return rows
-
-    def renderer(self, *, max_length=None, labels=None, label_column=None, mask_name=None,
-                 decoder_start_token_id=None) -> Renderer:
-        return Renderer(self.tokenizer, self.pieces, self.family, max_length=max_length,
-                        labels=labels, label_column=label_column, mask_name=mask_name,
-                        decoder_start_token_id=decoder_start_token_id)

@@ -38,6 +38,13 @@ class Bool:
 
 
 @dataclass
+class Null:
+    """`null`: no value (a child task unsets an inherited field with it)."""
+    span: Span
+    value: None = None
+
+
+@dataclass
 class Ident:
     value: str
     span: Span
@@ -57,7 +64,7 @@ class ListV:
     implicit: bool = False         # `a, b` rather than `[a, b]`
 
 
-Value = Union[Str, Num, Bool, Ident, Tagged, ListV]
+Value = Union[Str, Num, Bool, Null, Ident, Tagged, ListV]
 
 
 @dataclass

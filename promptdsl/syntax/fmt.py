@@ -55,6 +55,8 @@ def render_value(value) -> str:
         return "true" if value.value else "false"
     if isinstance(value, ast.Ident):
         return value.value
+    if isinstance(value, ast.Null):
+        return "null"
     if isinstance(value, ast.Tagged):
         return f"{value.tag} {render_value(value.value)}"
     inner = ", ".join(render_value(v) for v in value.items)

@@ -26,8 +26,9 @@ TERMINAL_NAMES = {
     "BLOCK_HEAD": "a block `name { … }`", "RBRACE": "`}`", "LBRACE": "`{`", "COLON": "`:`",
     "COMMA": "`,`", "LSQB": "`[`", "RSQB": "`]`", "NAME": "a name", "NUMBER": "a number",
     "STRING": "a string", "SQ_STRING": "a string", "TRIPLE_STRING": "a string",
-    "TRUE": "`true`", "FALSE": "`false`", "TAG": "a tagged value", "IMPORT": "`import`",
-    "TASK": "`task`", "SWEEP": "`sweep`", "EXTENDS": "`extends`", "$END": "the end of the file",
+    "TRUE": "`true`", "FALSE": "`false`", "NULL": "`null`", "TAG": "a tagged value",
+    "IMPORT": "`import`", "TASK": "`task`", "SWEEP": "`sweep`", "EXTENDS": "`extends`",
+    "$END": "the end of the file",
 }
 
 
@@ -299,6 +300,8 @@ class _Builder:
             return ast.Num(_number(str(tok)), str(tok), self.span(tok))
         if kind in ("true", "false"):
             return ast.Bool(kind == "true", self.span(tok))
+        if kind == "null":
+            return ast.Null(self.span(tok))
         if kind == "ident":
             return ast.Ident(str(tok), self.span(tok))
         if kind == "tagged":

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from ..data.filters import FILTERS as FILTER_FUNCTIONS
 from ..diagnostics import WARNING, Diagnostic, suggestion_hint
 from . import ast
 from .grammar import template_parser
 from .source import Source
 
-FILTERS = ("keep", "lower", "upper", "capitalize", "nopunct")
+FILTERS = tuple(FILTER_FUNCTIONS)          # the one table of filters is promptdsl.data.filters
 SPECIALS = {"sep": "SEP", "cls": "CLS"}
 _OPENERS = re.compile(r"\{\{|\}\}|\[MASK|<soft|[{}\]>]")
 _NEAR_BRACKET = re.compile(r"\[([A-Za-z]{2,8})(:[^\]\s]*)?\]")
@@ -61,7 +62,36 @@ def parse_template(literal: ast.Str, src: Source) -> tuple[Template | None, list
         spans.append(where)
         if piece["type"] == "text":
             diagnostics.extend(_near_misses(node.children[0], span))
+    diagnostics.extend(_shared_soft_mismatches(pieces, spans))
     return Template(text, pieces, spans, literal.span), diagnostics
+
+
+def soft_text(piece: dict) -> str:
+    """A soft piece as a template writes it."""
+    name = f":{piece['name']}" if piece.get("name") else ""
+    if piece.get("init") is not None:
+        quote = '"' if "'" in piece["init"] else "'"
+        return f"<soft{name} {quote}{piece['init']}{quote}>"
+    return f"<soft{name}*{piece['count']}>" if piece.get("count", 1) != 1 else f"<soft{name}>"
+
+
+def _shared_soft_mismatches(pieces: list, spans: list) -> list[Diagnostic]:
+    """Every use of one soft-token name stands for the same vectors, so it is written alike."""
+    first: dict = {}
+    out = []
+    for piece, where in zip(pieces, spans):
+        if piece["type"] != "soft" or not piece["name"]:
+            continue
+        seen = first.setdefault(piece["name"], (piece, where))
+        other, at = seen
+        if (other["count"], other["init"]) != (piece["count"], piece["init"]):
+            out.append(Diagnostic.at(
+                where, "soft-mismatch", f"`{soft_text(piece)}` differs from "
+                f"`{soft_text(other)}` at {at.line}:{at.column}: one name is one set of soft "
+                "tokens",
+                f"write every use of `{piece['name']}` as `{soft_text(other)}`, or give this one "
+                "another name"))
+    return out
 
 
 def _piece(node: Tree, span, diagnostics: list) -> dict:
@@ -90,14 +120,15 @@ def _piece(node: Tree, span, diagnostics: list) -> dict:
     if kind in SPECIALS:
         return {"type": "special", "token": kind}
     if kind == "soft":
-        count, init = 1, None
-        if node.children:
-            arg = node.children[0]
-            if arg.data == "soft_count":
+        count, init, name = 1, None, None
+        for arg in node.children:
+            if arg.data == "soft_name":
+                name = str(arg.children[0])
+            elif arg.data == "soft_count":
                 count = int(str(arg.children[0]))
             else:
                 count, init = None, str(arg.children[-1])[1:-1]
-        return {"type": "soft", "count": count, "init": init}
+        return {"type": "soft", "count": count, "init": init, "name": name}
     raise AssertionError(f"unknown template node {kind}")  # grammar and builder disagree
 
 
@@ -132,8 +163,9 @@ def _template_error(text: str, err: UnexpectedInput, span) -> Diagnostic:
                              "write `[MASK]`, or `[MASK:name]` to name one of several masks")
     if text.startswith("<soft", opened):
         return Diagnostic.at(where, "bad-soft", f"malformed soft token `{shown}`",
-                             "write `<soft>`, `<soft*N>` or `<soft 'init text'>` "
-                             "(`*N` and an init text do not combine)")
+                             "write `<soft>`, `<soft*N>` or `<soft 'init text'>`, named to share "
+                             "one soft token: `<soft:name>`, `<soft:name*N>` (`*N` and an init "
+                             "text do not combine)")
     return Diagnostic.at(where, "bad-field", f"malformed template field `{shown}`",
                          "a field is `{name}` or `{name|filter}`; quote a column that is not a "
                          "name: `{'review text'}`; write `{{` for a literal `{`")

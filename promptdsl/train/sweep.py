@@ -1,42 +1,8 @@
-"""Sweeps: a grid over dotted task keys (`data.sample_seed: [13, 21]`), one run per point,
-then mean ± std of every metric."""
+"""Sweeps at run time: mean ± std of every metric over the runs. The grid and its runs come from
+the front end (`promptdsl.ir.sweep.expand_sweep`)."""
 from __future__ import annotations
 
-import copy
-import itertools
-from pathlib import Path
-
 from .metrics import mean_std
-
-DATA_FILES = ("train", "validation", "test", "unlabeled")
-
-
-def grid(sweep: dict | None) -> list[dict]:
-    """Every point of the grid, the first key varying slowest: [{key: value}, …]."""
-    if not sweep:
-        return []
-    keys = list(sweep)
-    return [dict(zip(keys, values)) for values in itertools.product(*(sweep[k] for k in keys))]
-
-
-def apply_point(task: dict, point: dict) -> dict:
-    """A copy of `task` with the point's dotted keys set (data file paths resolved against the
-    task's file, as the front end does for the file's own paths); `sweep` is cleared."""
-    out = copy.deepcopy(task)
-    for key, value in point.items():
-        *parents, last = key.split(".")
-        node = out
-        for part in parents:
-            node = node[part]
-        if parents == ["data"] and last in DATA_FILES and isinstance(value, str):
-            value = str((Path(task["file"]).parent / value).resolve())
-        node[last] = value
-    out["sweep"] = None
-    return out
-
-
-def point_name(point: dict) -> str:
-    return ",".join(f"{key.split('.')[-1]}={value}" for key, value in point.items())
 
 
 def aggregate(summaries: list[dict], split: str) -> dict:

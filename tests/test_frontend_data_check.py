@@ -1,0 +1,119 @@
+"""`promptc check` reports what `promptc train` would reject, read through train's own reader:
+ragged and empty files, labels without words, too few rows for `shots` — located at the data
+path, naming the data file's line. Also: `null`, the method composition rule, what is not
+supported yet, and the one list of template filters."""
+import pytest
+
+from promptdsl.api import check, load
+
+GOOD = "sentence\tlabel\ngood film\t1\nbad film\t0\n"
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "d.tsv").write_text(GOOD)
+    (tmp_path / "mlm").mkdir()
+    (tmp_path / "mlm" / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
+
+    def write(text, name="t.prompt", **files):
+        for file, content in files.items():
+            (tmp_path / f"{file}.tsv").write_text(content)
+        (tmp_path / name).write_text(text)
+        return str(tmp_path / name)
+    return write
+
+
+def task(data='test: "d.tsv"', methods="method zero_shot { }", more=""):
+    return (f'task t {{\n  model: "./mlm"\n  data {{ {data} }}\n'
+            f'  template: "{{sentence}} It was [MASK]."\n'
+            f'  verbalizer {{ "0": "bad"  "1": "good" }}\n  {methods}\n{more}}}\n')
+
+
+def errors(path):
+    return [(d.code, d.line, d.column, d.message) for d in check([path]) if d.is_error]
+
+
+def test_a_ragged_row_is_located_at_the_data_path_naming_its_line(project):
+    path = project(task(data='test: "bad.tsv"'), bad=GOOD + "extra\t1\tfield\n")
+    (code, line, column, message), = errors(path)
+    assert (code, line, column) == ("bad-data", 3, 16)
+    assert message.startswith("bad.tsv:4: this row has 3 fields")
+
+
+def test_a_file_with_a_header_only_is_an_error(project):
+    path = project(task(data='train: "d.tsv", test: "empty.tsv"',
+                        methods="method finetune { }"), empty="sentence\tlabel\n")
+    (code, line, column, message), = errors(path)
+    assert (code, line, column) == ("bad-data", 3, 32)
+    assert "empty.tsv:1:" in message and "no rows" in message and "data.test" in message
+
+
+def test_a_label_without_words_names_the_first_row_with_it(project):
+    path = project(task(data='test: "three.tsv"'), three=GOOD + "so so\t2\nmeh\t2\n")
+    (code, line, column, message), = errors(path)
+    assert (code, line, column) == ("label-mismatch", 3, 16)
+    assert "labels 2 of three.tsv have no label words" in message
+    assert "(first at three.tsv:4)" in message
+
+
+def test_a_label_written_with_spaces_is_accepted_as_train_accepts_it(project):
+    assert errors(project(task(data='test: "sp.tsv"'), sp=GOOD + "fine\t 1\n")) == []
+
+
+def test_too_few_rows_for_shots(project):
+    path = project(task(data='train: "d.tsv", test: "d.tsv", shots: 2',
+                        methods="method finetune { }"))
+    (code, line, _, message), = errors(path)
+    assert (code, line) == ("bad-data", 3) and "shots: 2" in message
+
+
+def test_null_unsets_an_inherited_field(project):
+    parent = task(data='test: "d.tsv", validation: "d.tsv", shots: 1',
+                  more="  train { epochs: 5 }\n")
+    child = ("task c extends t {\n  data {\n    validation: null\n    shots: null\n  }\n"
+             "  train { epochs: null }\n}\n")
+    ir = load(project(parent + child), task="c")
+    assert ir["data"]["validation"] is None and ir["data"]["shots"] is None
+    assert ir["train"]["epochs"] == 3                    # null where null is no value: default
+    assert load(project(parent), task="t")["data"]["validation"] is not None
+    assert [c for c, *_ in errors(project(task(more="  train { epoch: null }\n")))] == \
+        ["unknown-field"]                                # a misspelt key is still found
+
+
+def test_an_evaluate_only_method_stands_alone(project):
+    path = project(task(data='train: "d.tsv", test: "d.tsv"',
+                        methods="method zero_shot { }\n  method lora { }"))
+    (code, line, column, message), = errors(path)
+    assert (code, line, column) == ("method-composition", 7, 10)
+    assert "`zero_shot` evaluates only" in message and "`lora`" in message
+
+
+def test_generation_is_refused_at_the_target(project):
+    text = task().replace('  verbalizer', '  target: "{sentence}"\n  verbalizer')
+    codes = [(c, line) for c, line, *_ in errors(project(text))]
+    assert ("not-supported", 5) in codes
+
+
+def test_one_list_of_template_filters():
+    from promptdsl.data.filters import FILTERS
+    from promptdsl.ir.schema import PIECE
+    from promptdsl.syntax.template import FILTERS as NAMES
+    field = next(p for p in PIECE["oneOf"] if p["properties"]["type"] == {"const": "field"})
+    assert list(NAMES) == list(FILTERS) == field["properties"]["filters"]["items"]["enum"]
+
+
+def test_each_data_file_is_read_once_per_check(project, monkeypatch):
+    import dataclasses
+
+    from promptdsl.registry import get_registry
+    registry = get_registry()
+    spec = registry.format_for("x.tsv")
+    reads = []
+
+    def counting(path):
+        reads.append(path)
+        return spec.read(path)
+    monkeypatch.setitem(registry.data_formats, spec.name, dataclasses.replace(spec, read=counting))
+    text = task(data='train: "d.tsv", test: "d.tsv"', methods="method finetune { }")
+    path = project(text + "task u extends t { }\n")
+    assert errors(path) == [] and len(reads) == 1
