@@ -1,20 +1,38 @@
 """promptdsl: a declarative language and compiler for prompt learning.
 
-Public API (stable for plugins and users):
+Public API (stable for plugins and users; plugins import nothing else but `promptdsl.errors`,
+`promptdsl.options`, `promptdsl.runtime` and the package-level names of `promptdsl.data` and
+`promptdsl.model`, see docs/plugins.md):
     hookimpl                      decorator for plugin hook implementations
     MethodSpec, VerbalizerSpec, KnowledgeSourceSpec, DataFormatSpec, ModelSourceSpec, MetricSpec
+    options_schema(properties)    a closed options schema by hand (promptdsl.options derives one)
     get_registry()                what the loaded plugins provide
+    register(plugin), unregister(plugin)   add / remove a plugin at run time (tests, notebooks)
+    cache_dir(kind)               promptdsl's cache folder for one kind of thing
     load(path, task=None)         .prompt file -> task IR (dict)          [front end]
     compile(task)                 task IR -> PromptModel (torch.nn.Module) [model]
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from .hookspecs import hookimpl
-from .registry import get_registry, register
+from .registry import get_registry, register, unregister
 from .specs import (DataFormatSpec, KnowledgeSourceSpec, MethodSpec, MetricSpec, ModelSourceSpec,
                     VerbalizerSpec, options_schema)
 
 __version__ = "0.1.0"
+
+
+def cache_dir(kind: str) -> Path:
+    """The cache folder for `kind` ("models", "tokenized", …): under `$PROMPTDSL_CACHE`, else
+    `$XDG_CACHE_HOME/promptdsl`, else `~/.cache/promptdsl`. Not created here."""
+    root = os.environ.get("PROMPTDSL_CACHE")
+    if root:
+        return Path(root).expanduser() / kind
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "promptdsl" / kind
 
 
 def load(path, task: str | None = None, overrides: dict | None = None):
@@ -32,6 +50,6 @@ def compile(task, **kwargs):  # noqa: A001 - the verb users expect
     return compile_task(task, **kwargs)
 
 
-__all__ = ["hookimpl", "get_registry", "register", "load", "compile", "MethodSpec",
-           "VerbalizerSpec", "KnowledgeSourceSpec", "DataFormatSpec", "ModelSourceSpec",
-           "MetricSpec", "options_schema", "__version__"]
+__all__ = ["hookimpl", "get_registry", "register", "unregister", "load", "compile",
+           "MethodSpec", "VerbalizerSpec", "KnowledgeSourceSpec", "DataFormatSpec",
+           "ModelSourceSpec", "MetricSpec", "options_schema", "cache_dir", "__version__"]

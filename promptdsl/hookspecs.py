@@ -2,6 +2,8 @@
 
 Built-in plugins (the `plugins/` folder, imported as `promptdsl_plugins`) implement these hooks
 exactly as a third-party package does, and are discovered through the same entry-point group.
+A marked implementation whose name is none of these (`promptdsl_method`) is a PluginError
+naming its plugin (the registry runs pluggy's `check_pending` after each registration).
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import pluggy
 
 from . import hookspecs
+from .diagnostics import suggestion_hint
 from .errors import PluginError
 
 GROUP = "promptdsl"
@@ -79,10 +80,39 @@ def _new_manager() -> pluggy.PluginManager:
             raise PluginError(f"plugin `{ep.name}` from package `{dist}` failed to load: {exc}") from exc
         if pm.is_registered(plugin):
             continue
-        pm.register(plugin, name=f"{dist}:{ep.name}")
         version = ep.dist.version if ep.dist is not None else "?"
         _infos[id(plugin)] = PluginInfo(ep.name, dist, version, builtin)
+        _validated(pm, plugin, name=f"{dist}:{ep.name}")
     return pm
+
+
+def _who(plugin) -> str:
+    info = _infos.get(id(plugin))
+    if info is None:
+        return f"plugin {plugin!r}"
+    if info.package == "<registered>":
+        return f"plugin `{info.name}`"
+    return f"plugin `{info.name}` from package `{info.package}`"
+
+
+def _validated(pm: pluggy.PluginManager, plugin, name: str | None) -> None:
+    """Register `plugin`; a hook implementation pluggy rejects, or one whose name is no
+    promptdsl hook (a misspelt `promptdsl_method`, found by `check_pending`), is a PluginError
+    naming the plugin, which is then left unregistered."""
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"{_who(plugin)}: {exc}") from exc
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        unknown = [hook for hook, caller in vars(pm.hook).items()
+                   if not hook.startswith("_") and not caller.has_spec()
+                   and any(impl.plugin is exc.plugin for impl in caller.get_hookimpls())]
+        pm.unregister(exc.plugin)
+        hint = suggestion_hint(unknown[0], KINDS.values(), "the hooks are")
+        raise PluginError(f"{_who(exc.plugin)} implements `{unknown[0]}`, which is not a "
+                          f"promptdsl hook; {hint}") from exc
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -96,9 +126,13 @@ def register(plugin, name: str | None = None) -> None:
     """Register a plugin object or module at run time (tests, notebooks)."""
     global _registry
     pm = plugin_manager()
-    pm.register(plugin, name=name)
     _infos[id(plugin)] = PluginInfo(name or getattr(plugin, "__name__", repr(plugin)),
                                    "<registered>", "", False)
+    try:
+        _validated(pm, plugin, name=name)
+    except PluginError:
+        _infos.pop(id(plugin), None)
+        raise
     _registry = None
 
 

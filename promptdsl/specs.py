@@ -2,11 +2,14 @@
 
 A spec names a thing, gives the JSON Schema of its options (used by `promptc check`), and holds
 the callables the runtime invokes. Specs carry no state; the registry fills in `origin`.
+
+Options are best declared as a dataclass (`options=MyOptions`, see `promptdsl.options`): the
+spec's `schema` is then derived from it, defaults included. A plain `schema=` still works.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 
 def options_schema(properties: dict | None = None, required: list | None = None) -> dict:
@@ -18,6 +21,19 @@ def options_schema(properties: dict | None = None, required: list | None = None)
     return schema
 
 
+def _derive_schema(spec) -> None:
+    """`schema` from `options` (a dataclass); giving both only works when they agree (the
+    registry's `replace` passes both back in)."""
+    if spec.options is None:
+        return
+    from .options import schema_of
+    derived = schema_of(spec.options)
+    if spec.schema not in (derived, options_schema()):
+        raise TypeError(f"{type(spec).__name__} `{spec.name}`: give `options` (a dataclass) or "
+                        "`schema`, not both")
+    object.__setattr__(spec, "schema", derived)
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A tuning method, used as `method NAME { options }`.
@@ -25,7 +41,15 @@ class MethodSpec:
     `apply(model, options)` transforms a compiled PromptModel in place: it may add parameters, wrap
     modules, and set `requires_grad`. After compilation the backbone is frozen and only the
     template's soft tokens (and trainable verbalizer parameters) require grad; methods are applied
-    in file order on top of that. `options` arrives validated with schema defaults filled in.
+    in file order on top of that; a method never freezes what an earlier one made trainable
+    (docs/methods.md). `options` arrives as a dict, validated, with the schema's defaults filled
+    in; `promptdsl.options.typed(spec.options, options)` gives the dataclass.
+
+    `save(model, options, directory)` (optional) writes files of its own into the checkpoint
+    folder and returns the names (as in `model.trainable_state_dict()`) of the tensors it stored
+    there, which the checkpoint then leaves out of trainable.safetensors (None: none).
+    `load(model, options, directory)` (optional, required when `save` returns names) gives them
+    back at load time: {name: tensor} for a model built from the same task, methods applied.
     """
     name: str
     apply: Callable[[Any, dict], None]
@@ -35,9 +59,15 @@ class MethodSpec:
     # Optional: replaces the standard training loop (e.g. PET ensembles). Signature:
     # run(task_ir, context) -> dict of final metrics. See promptdsl.train for the context.
     run: Optional[Callable[..., dict]] = None
-    # Optional: write extra artifacts next to the checkpoint (e.g. a PEFT adapter folder).
-    save: Optional[Callable[[Any, dict, Any], None]] = None
+    # Optional: write extra artifacts next to the checkpoint (e.g. a PEFT adapter folder);
+    # returns the names of the trainable tensors those files hold (see above).
+    save: Optional[Callable[[Any, dict, Any], Optional[Iterable[str]]]] = None
+    load: Optional[Callable[[Any, dict, Any], dict]] = None
+    options: Optional[type] = None           # a dataclass of options (promptdsl.options)
     origin: str = ""                         # filled by the registry: "package version"
+
+    def __post_init__(self):
+        _derive_schema(self)
 
 
 @dataclass(frozen=True)
@@ -46,13 +76,18 @@ class VerbalizerSpec:
 
     `build(context)` returns a torch module mapping what the model predicts at the mask to one
     score per label. `schema` lists the options this kind accepts; a bare key in the block that
-    is a declared option is an option, any other key is a label.
+    is a declared option is an option, any other key is a label. `options`: a subclass of
+    `promptdsl.options.VerbalizerOptions` (the options every kind has, plus its own).
     """
     name: str
     build: Callable[[Any], Any]
     schema: dict = field(default_factory=options_schema)
     description: str = ""
+    options: Optional[type] = None
     origin: str = ""
+
+    def __post_init__(self):
+        _derive_schema(self)
 
 
 @dataclass(frozen=True)

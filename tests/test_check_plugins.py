@@ -72,3 +72,35 @@ def test_schema_command_merges_plugin_schemas(toy):
     from promptdsl.ir import ir_schema
     schema = ir_schema()
     assert "toy_method" in schema["properties"]["methods"]["items"]["properties"]["name"]["enum"]
+
+
+def test_a_misspelt_hook_is_a_plugin_error_naming_the_plugin():
+    from promptdsl.errors import PluginError
+
+    class Misspelt:
+        @hookimpl
+        def promptdsl_method(self):          # the hook is `promptdsl_methods`
+            return []
+    try:
+        with pytest.raises(PluginError, match=r"plugin `misspelt` implements `promptdsl_method`, "
+                                              r"which is not a promptdsl hook; did you mean "
+                                              r"`promptdsl_methods`\?"):
+            registry.register(Misspelt(), name="misspelt")
+        assert "misspelt" not in {p.name for p in registry.get_registry().plugins}
+        assert "lora" in registry.get_registry().methods   # the rest still loads
+    finally:
+        registry.reset()
+
+
+def test_a_hook_with_wrong_arguments_is_a_plugin_error():
+    from promptdsl.errors import PluginError
+
+    class WrongArgs:
+        @hookimpl
+        def promptdsl_methods(self, model):
+            return []
+    try:
+        with pytest.raises(PluginError, match="plugin `wrong`"):
+            registry.register(WrongArgs(), name="wrong")
+    finally:
+        registry.reset()

@@ -14,9 +14,25 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def test_check_clean_file_exits_0():
-    result = run("check", EXAMPLES / "sst2_zero_shot.prompt")
-    assert result.exit_code == 0 and result.output == ""
+def test_check_clean_file_exits_0_with_a_summary():
+    result = run("check", EXAMPLES / "sst2_zero_shot.prompt", EXAMPLES / "trec_prefix.prompt")
+    assert result.exit_code == 0 and result.output == "ok: 2 files, 2 tasks, no errors\n"
+    assert run("check", "--json", EXAMPLES / "sst2_zero_shot.prompt").output == "[]\n"
+
+
+def test_check_summary_counts_warnings(tmp_path, tiny_model_dir, sst2_tsv):
+    prompt = tmp_path / "t.prompt"
+    prompt.write_text(f'task a {{\n  model: "{tiny_model_dir("bert")}"\n'
+                      f'  data {{ test: "{sst2_tsv}", label: label }}\n'
+                      '  template: "<soft> {sentence} It was [MASK] ."\n'
+                      '  verbalizer { "0": "terrible"  "1": "great" }\n'
+                      '  method zero_shot { }\n}\n'
+                      'task b extends a { }\n')
+    result = run("check", prompt)
+    assert result.exit_code == 0
+    assert "warning[untrained-soft]" in result.output
+    # one warning: task b inherits the very same template span (diagnostics are deduplicated)
+    assert result.output.endswith("ok: 1 file, 2 tasks, no errors, 1 warning\n")
 
 
 def test_check_errors_exit_1_with_rustc_style_output():
@@ -113,3 +129,33 @@ def test_check_params_shows_what_trains_per_task(tmp_path, tiny_model_dir, sst2_
     assert "prompt_tuning + lora" in pt and "soft_prompt.weight" in pt and "lora_A" in pt
     assert "embeddings" not in pt                     # the frozen backbone is not listed
     assert "(100.000%)" in ft and "lora" not in ft
+
+
+def test_plugin_errors_exit_2():
+    from promptdsl import MethodSpec, hookimpl, registry
+
+    class Twin:
+        @hookimpl
+        def promptdsl_methods(self):
+            return [MethodSpec("lora", lambda model, options: None)]
+    registry.register(Twin(), name="twin")
+    try:
+        for args in (["plugins"], ["schema"]):
+            result = run(*args)
+            assert result.exit_code == 2, (args, result.output)
+            assert result.output.startswith("error: two plugins define the method `lora`")
+            assert "Traceback" not in result.output
+    finally:
+        registry.reset()
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_2(monkeypatch):
+    from promptdsl.cli import frontend
+
+    def broken(paths):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(frontend.api, "check", broken)
+    result = run("check", EXAMPLES / "sst2_zero_shot.prompt")
+    assert result.exit_code == 2
+    assert result.output.startswith("internal error: RuntimeError: boom (please report it")
+    assert result.output.count("\n") == 1

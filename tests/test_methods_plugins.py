@@ -68,6 +68,7 @@ def plugin_on_path(installed_plugin, monkeypatch):
     sys.modules.pop("promptdsl_bitfit", None)
 
 
+@pytest.mark.slow        # pip-installs examples/plugin-bitfit (stays in CI)
 def test_third_party_method_trains_from_a_prompt_file(plugin_on_path, tmp_path, tiny_model_dir,
                                                       sst2_tsv):
     from promptdsl.train.runner import train_task
@@ -98,6 +99,7 @@ def test_third_party_method_trains_from_a_prompt_file(plugin_on_path, tmp_path, 
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["task"] == "bitfit_demo"
 
 
+@pytest.mark.slow        # pip-installs examples/plugin-bitfit (stays in CI)
 def test_disabling_autoload_hides_third_party_methods(plugin_on_path, monkeypatch, tmp_path,
                                                        tiny_model_dir):
     monkeypatch.setenv(registry.DISABLE_ENV, "1")
@@ -110,6 +112,7 @@ def test_disabling_autoload_hides_third_party_methods(plugin_on_path, monkeypatc
         promptdsl.load(path)
 
 
+@pytest.mark.slow        # pip-installs examples/plugin-bitfit (stays in CI)
 def test_plugins_command_lists_the_plugin_with_its_version(plugin_on_path):
     from click.testing import CliRunner
     from promptdsl.cli import main
@@ -148,5 +151,29 @@ def test_duplicate_method_names_are_an_error_naming_both_packages(monkeypatch):
             registry.get_registry()
         message = str(error.value)
         assert "twin" in message and "alpha-plugin 1.0" in message and "beta-plugin 2.5" in message
+    finally:
+        registry.reset()
+
+
+def test_a_misspelt_hook_in_a_package_fails_naming_the_package(monkeypatch):
+    from click.testing import CliRunner
+    from promptdsl.cli import main
+    module = types.ModuleType("gamma_mod")
+
+    @promptdsl.hookimpl
+    def promptdsl_method():
+        return []
+    module.promptdsl_method = promptdsl_method
+    monkeypatch.setattr(registry.metadata, "entry_points",
+                        lambda group: [_EntryPoint("gamma", "gamma-plugin", "0.3", module)])
+    monkeypatch.delenv(registry.DISABLE_ENV, raising=False)
+    registry.reset()
+    try:
+        with pytest.raises(PluginError, match="plugin `gamma` from package `gamma-plugin` "
+                                              "implements `promptdsl_method`"):
+            registry.get_registry()
+        result = CliRunner().invoke(main, ["plugins"])
+        assert result.exit_code == 2 and result.output.startswith("error: plugin `gamma`")
+        assert "Traceback" not in result.output
     finally:
         registry.reset()

@@ -6,10 +6,9 @@ import csv
 import io
 import os
 
-from promptdsl.data.table import Table
-from promptdsl.data.textfile import first_line, read_text
+from promptdsl import DataFormatSpec
+from promptdsl.data import Table, first_line, read_text
 from promptdsl.errors import DataError
-from promptdsl.specs import DataFormatSpec
 
 from ._common import check_header, ragged
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import os
 
-from promptdsl.data.table import Table
-from promptdsl.data.textfile import first_line, read_text, split_lines
+from promptdsl import DataFormatSpec
+from promptdsl.data import Table, first_line, read_text, split_lines
 from promptdsl.errors import DataError
-from promptdsl.specs import DataFormatSpec
 
 from ._common import check_header
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import os
 
-from promptdsl.data.table import Table
-from promptdsl.data.textfile import first_line, read_text, split_lines
-from promptdsl.specs import DataFormatSpec
+from promptdsl import DataFormatSpec
+from promptdsl.data import Table, first_line, read_text, split_lines
 
 from ._common import check_header, ragged
 

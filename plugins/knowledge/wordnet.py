@@ -2,7 +2,7 @@
 database files of Debian's `wordnet-base` package (/usr/share/wordnet, or $WORDNET_DIR)."""
 from __future__ import annotations
 
-from promptdsl.specs import KnowledgeSourceSpec
+from promptdsl import KnowledgeSourceSpec
 
 
 def expand(label_words: dict, options: dict) -> dict:

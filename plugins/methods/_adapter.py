@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from torch import nn
 
+from promptdsl.errors import ModelError
+
 from ._layers import find_sublayer_outputs
-from ._options import MethodOptionError
 
 MODULE_NAME = "method_adapters"
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
@@ -35,7 +36,7 @@ def _hook(adapter):
 
 def apply_adapters(model, options) -> None:
     if hasattr(model, MODULE_NAME):
-        raise MethodOptionError("method `adapter` is given twice; give it once")
+        raise ModelError("method `adapter` is given twice; give it once")
     adapters = nn.ModuleList()
     targets = []
     for layer in find_sublayer_outputs(model):
@@ -43,7 +44,7 @@ def apply_adapters(model, options) -> None:
             adapters.append(Bottleneck(layer.hidden, options.reduction, options.non_linearity))
             targets.append(projection)
     if not adapters:
-        raise MethodOptionError(f"adapter: found no attention or feed-forward outputs in "
+        raise ModelError(f"adapter: found no attention or feed-forward outputs in "
                                 f"{type(model.backbone).__name__}")
     weight = next(model.backbone.parameters())
     adapters.to(device=weight.device)

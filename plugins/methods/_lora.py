@@ -1,4 +1,5 @@
-"""`lora` through peft (see lora.py): inject into the backbone, save as a peft adapter folder."""
+"""`lora` through peft (see lora.py): inject into the backbone, save as a peft adapter folder
+(the checkpoint's only copy of the LoRA tensors), read them back from it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,14 +7,18 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, get_peft_model_state_dict, inject_adapter_in_model
 from peft.tuners.lora import LoraLayer
-from safetensors.torch import save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from transformers.pytorch_utils import Conv1D
 
+from promptdsl.errors import ModelError
+from promptdsl.runtime import write_safetensors
+
 from ._layers import find_attention_inputs
-from ._options import MethodOptionError
 
 ADAPTER = "default"
 FOLDER = "lora"                    # checkpoint/lora/: what PeftModel.from_pretrained loads
+ADAPTER_FILE = "adapter_model.safetensors"
 PEFT_PREFIX = "base_model.model."  # how PeftModel.save_pretrained names the backbone's tensors
 
 
@@ -34,7 +39,7 @@ def default_targets(model) -> list[str]:
     for _, inputs in find_attention_inputs(model):
         chosen.extend([inputs[0], inputs[2]] if len(inputs) >= 3 else inputs)
     if not chosen:
-        raise MethodOptionError(f"lora: found no attention projections in "
+        raise ModelError(f"lora: found no attention projections in "
                                 f"{type(model.backbone).__name__}; name them with `target`")
     names = {id(m): n for n, m in model.backbone.named_modules()}
     full = [names[id(m)] for m in dict.fromkeys(chosen)]
@@ -50,7 +55,7 @@ def _check_targets(backbone, targets: list[str]) -> list:
         if not any(_matches(n, target) for n in modules):
             present = sorted({_short(n) for n, m in modules.items()
                               if isinstance(m, (torch.nn.Linear, Conv1D))})
-            raise MethodOptionError(f"lora: the model has no module named `{target}`; its linear "
+            raise ModelError(f"lora: the model has no module named `{target}`; its linear "
                                     f"modules are: {', '.join(present)}")
     return found
 
@@ -58,21 +63,21 @@ def _check_targets(backbone, targets: list[str]) -> list:
 def apply_lora(model, options) -> None:
     backbone = model.backbone
     if hasattr(backbone, "peft_config"):
-        raise MethodOptionError("method `lora` is given twice; give it once")
+        raise ModelError("method `lora` is given twice; give it once")
     targets = list(options.target) if options.target else default_targets(model)
     modules = _check_targets(backbone, targets)
     config = LoraConfig(r=options.r, lora_alpha=options.alpha, lora_dropout=options.dropout,
                         target_modules=targets, bias="none",
                         fan_in_fan_out=any(isinstance(m, Conv1D) for m in modules))
-    # peft freezes everything it did not add; composition keeps what earlier methods trained
-    # (except the adapted weights themselves, renamed `….base_layer.weight`: LoRA freezes them)
+    # peft freezes everything it did not add; composition keeps what earlier methods trained,
+    # the adapted weights included (peft renames `x.weight` to `x.base_layer.weight`)
     trained = {name for name, p in backbone.named_parameters() if p.requires_grad}
     try:
         inject_adapter_in_model(config, backbone, adapter_name=ADAPTER)
     except (ValueError, TypeError) as exc:        # e.g. a target that is not a supported layer
-        raise MethodOptionError(f"lora: peft cannot adapt {targets}: {exc}") from exc
+        raise ModelError(f"lora: peft cannot adapt {targets}: {exc}") from exc
     for name, param in backbone.named_parameters():
-        if name in trained or _is_lora(name):
+        if _name_before_injection(name) in trained or _is_lora(name):
             param.requires_grad_(True)
     if options.merge:
         _merge_when_evaluating(model)
@@ -80,6 +85,10 @@ def apply_lora(model, options) -> None:
 
 def _is_lora(name: str) -> bool:
     return ".lora_" in name
+
+
+def _name_before_injection(name: str) -> str:
+    return name.replace(".base_layer.", ".")
 
 
 def lora_layers(backbone) -> list:
@@ -113,6 +122,12 @@ class _Merger:
         layer.get_base_layer().weight.copy_(weight)
         layer.merged_adapters.remove(ADAPTER)
 
+    def unfold_all(self) -> None:
+        """Every update out of the weights again (before the weights are saved)."""
+        for layer in self.layers:
+            if id(layer) in self.saved:
+                self.unfold(layer)
+
     def __call__(self, backbone, args):
         for layer in self.layers:
             folded = id(layer) in self.saved
@@ -124,18 +139,54 @@ class _Merger:
 
 
 def _merge_when_evaluating(model) -> None:
-    model.backbone.register_forward_pre_hook(_Merger(lora_layers(model.backbone)))
+    model.lora_merger = _Merger(lora_layers(model.backbone))
+    model.backbone.register_forward_pre_hook(model.lora_merger)
 
 
-def save_lora_adapter(model, directory) -> Path:
-    """checkpoint/lora/{adapter_config.json, adapter_model.safetensors}, as peft writes them."""
-    backbone = model.backbone
+def _peft_state(model) -> dict:
+    """{key in adapter_model.safetensors: (name in model.state_dict(), tensor)}. peft's own
+    state dict decides the keys; its tensors share storage with the parameters they name."""
+    owner = {(p.data_ptr(), tuple(p.shape)): name for name, p in model.named_parameters()}
+    state = {}
+    for key, tensor in get_peft_model_state_dict(model.backbone, adapter_name=ADAPTER).items():
+        name = owner.get((tensor.data_ptr(), tuple(tensor.shape)))
+        if name is None:
+            raise ModelError(f"lora: peft's tensor {key} is no parameter of the model")
+        state[PEFT_PREFIX + key] = (name, tensor)
+    return state
+
+
+def save_lora_adapter(model, directory) -> list[str]:
+    """checkpoint/lora/{adapter_config.json, adapter_model.safetensors}, as peft writes them;
+    returns the trainable-state names of the tensors stored there. The config names the folder
+    the backbone was loaded from, so `PeftModel.from_pretrained` finds the base model."""
     folder = Path(directory) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    state = get_peft_model_state_dict(backbone, adapter_name=ADAPTER)
-    state = {PEFT_PREFIX + k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    save_file(state, str(folder / "adapter_model.safetensors"), metadata={"format": "pt"})
-    config = backbone.peft_config[ADAPTER]
-    config.base_model_name_or_path = model.task.get("model") if hasattr(model, "task") else None
+    merger = getattr(model, "lora_merger", None)
+    if merger is not None:     # a folded update would be saved into trained base weights
+        merger.unfold_all()
+    state = _peft_state(model)
+    write_safetensors({key: tensor.detach().to("cpu").contiguous()
+                       for key, (_, tensor) in state.items()},
+                      folder / ADAPTER_FILE, {"format": "pt"})
+    config = model.backbone.peft_config[ADAPTER]
+    config.base_model_name_or_path = model.hf_model().config.name_or_path or None
     config.save_pretrained(str(folder))
-    return folder
+    trainable = set(model.trainable_state_dict())
+    return [name for name, _ in state.values() if name in trainable]
+
+
+def load_lora_adapter(model, directory) -> dict:
+    """{trainable-state name: tensor} from the adapter folder `save_lora_adapter` wrote, for a
+    model built from the same task (methods applied)."""
+    path = Path(directory) / FOLDER / ADAPTER_FILE
+    try:
+        stored = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"{path}: cannot read the LoRA adapter: {exc}") from exc
+    names = {key: name for key, (name, _) in _peft_state(model).items()}
+    if set(stored) != set(names):
+        odd = sorted(set(stored) ^ set(names))
+        raise ModelError(f"{path}: the adapter does not fit the model built from the task "
+                         f"({len(odd)} tensor(s) differ, e.g. {odd[0]})")
+    return {names[key]: tensor for key, tensor in stored.items()}

@@ -4,12 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from torch.nn import functional as F
 
+from promptdsl.errors import ModelError
+from promptdsl.runtime import write_safetensors
+
 from . import _attention
-from ._options import MethodOptionError
 
 MODULE_NAME = "method_prefix"
 
@@ -67,7 +69,7 @@ class PrefixKeyValues(nn.Module):
 
 def apply_prefix(model, options) -> None:
     if hasattr(model, MODULE_NAME):
-        raise MethodOptionError("method `prefix` is given twice; give it once")
+        raise ModelError("method `prefix` is given twice; give it once")
     _attention.route_attention(model.backbone)       # first: fails early on flash attention
     ids, decoder_ids = _attention.probe_inputs(model, options.length)
     found = _attention.probe(model.backbone, ids, decoder_ids)
@@ -98,7 +100,7 @@ def save_prefix_export(model, directory) -> Path:
         tensors[f"values.{index}"] = value[0].detach().float().cpu().contiguous()
     path = Path(directory) / EXPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path))
+    write_safetensors(tensors, path)
     return path
 
 
@@ -108,17 +110,17 @@ def load_prefix_export(model, directory) -> None:
     the reparameterisation MLP is dropped. Predictions equal the trained model's."""
     prefix = getattr(model, MODULE_NAME, None)
     if prefix is None:
-        raise MethodOptionError("load_prefix_export: the model has no `prefix` method applied")
+        raise ModelError("load_prefix_export: the model has no `prefix` method applied")
     path = Path(directory)
     path = path / EXPORT_FILE if path.is_dir() else path
     try:
         tensors = load_file(str(path))
     except OSError as exc:
-        raise MethodOptionError(f"{path}: cannot read the prefix export: {exc}") from exc
+        raise ModelError(f"{path}: cannot read the prefix export: {exc}") from exc
     count = len(prefix.shapes)
     names = {f"{kind}.{i}" for kind in ("keys", "values") for i in range(count)}
     if set(tensors) != names:
-        raise MethodOptionError(f"{path}: holds prefixes for a different model "
+        raise ModelError(f"{path}: holds prefixes for a different model "
                                 f"({len(tensors) // 2} attention layers, the model has {count})")
     device = next(prefix.parameters()).device
     prefix.set_fixed([tensors[f"keys.{i}"].to(device) for i in range(count)],

@@ -4,10 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
-from ._options import MethodOptionError
+from promptdsl.errors import ModelError
+from promptdsl.runtime import write_safetensors
 
 EXPORT_FILE = "ptuning_embeddings.safetensors"
 
@@ -23,7 +24,7 @@ def _own_default_rows(template) -> list[int]:
 
 def apply_prompt_tuning(model, options) -> None:
     from .prompt_tuning import DEFAULT_LENGTH_WITHOUT_SOFT_TOKENS
-    model.backbone.requires_grad_(False)
+    # the backbone stays as compile or an earlier method left it (frozen unless made trainable)
     template, soft = model.template, model.soft_prompt
     rows = _own_default_rows(template)
     if rows and options.init != "vocab":       # "vocab" is how the template already starts them
@@ -37,7 +38,7 @@ def apply_prompt_tuning(model, options) -> None:
     if length:
         template.prepend_soft(length, init=options.init)
     if soft.n_soft == 0:
-        raise MethodOptionError("prompt_tuning: nothing to train: `length: 0` and the template "
+        raise ModelError("prompt_tuning: nothing to train: `length: 0` and the template "
                                 "has no <soft> tokens")
     soft.weight.requires_grad_(True)
 
@@ -66,13 +67,14 @@ class PromptEncoder(nn.Module):
 def apply_ptuning(model, options) -> None:
     soft = model.soft_prompt
     if soft.n_soft == 0:
-        raise MethodOptionError(
+        raise ModelError(
             "ptuning: the template has no soft tokens for the prompt encoder; add some, e.g. "
             "template: \"<soft*3> {sentence} <soft> It was [MASK]\"")
     if not isinstance(soft.encoder, nn.Identity):
-        raise MethodOptionError("ptuning: the soft tokens already have an encoder (is `ptuning` "
+        raise ModelError("ptuning: the soft tokens already have an encoder (is `ptuning` "
                                 "given twice?)")
-    model.backbone.requires_grad_(not options.freeze_model)
+    if not options.freeze_model:       # freeze_model only leaves the model alone: never freeze
+        model.backbone.requires_grad_(True)   # what an earlier method made trainable
     soft.weight.requires_grad_(True)
     if options.encoder != "none":
         size = soft.weight.shape[1]
@@ -92,7 +94,7 @@ def save_ptuning_export(model, directory) -> Path:
         model.soft_prompt.train(was_training)
     path = Path(directory) / EXPORT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"embeddings": embeddings}, str(path))
+    write_safetensors({"embeddings": embeddings}, path)
     return path
 
 
@@ -108,10 +110,10 @@ def load_ptuning_export(model, directory) -> None:
     try:
         embeddings = load_file(str(path))["embeddings"]
     except (OSError, KeyError) as exc:
-        raise MethodOptionError(f"{path}: not a P-tuning export ({exc})") from exc
+        raise ModelError(f"{path}: not a P-tuning export ({exc})") from exc
     soft = model.soft_prompt
     if tuple(embeddings.shape) != tuple(soft.weight.shape):
-        raise MethodOptionError(f"{path}: holds {tuple(embeddings.shape)} embeddings, the model's "
+        raise ModelError(f"{path}: holds {tuple(embeddings.shape)} embeddings, the model's "
                                 f"soft-token table is {tuple(soft.weight.shape)}")
     soft.encoder = nn.Identity()
     soft.weight = nn.Parameter(embeddings.to(soft.weight.device, soft.weight.dtype),

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptdsl import MethodSpec, options_schema
-
-from ._options import choice, integer, typed
+from promptdsl import MethodSpec
+from promptdsl.options import option, typed
 
 NAME = "adapter"
 NON_LINEARITIES = ["relu", "gelu", "tanh", "silu"]
@@ -16,21 +15,17 @@ NON_LINEARITIES = ["relu", "gelu", "tanh", "silu"]
 
 @dataclass
 class AdapterOptions:
-    reduction: int = 16          # hidden size / bottleneck size (Pfeiffer et al.: 16)
-    non_linearity: str = "relu"
-
-
-SCHEMA = options_schema({
-    "reduction": integer(1, 16, description="bottleneck = hidden size / reduction"),
-    "non_linearity": choice(NON_LINEARITIES, "relu", "activation inside the bottleneck"),
-})
+    # hidden size / bottleneck size (Pfeiffer et al.: 16)
+    reduction: int = option(16, "bottleneck = hidden size / reduction", minimum=1)
+    non_linearity: str = option("relu", "activation inside the bottleneck",
+                                enum=NON_LINEARITIES)
 
 
 def apply(model, options: dict) -> None:
     from ._adapter import apply_adapters
-    apply_adapters(model, typed(AdapterOptions, options, NAME))
+    apply_adapters(model, typed(AdapterOptions, options, f"method {NAME}"))
 
 
 SPECS = [MethodSpec(
-    name=NAME, apply=apply, schema=SCHEMA,
+    name=NAME, apply=apply, options=AdapterOptions,
     description="bottleneck adapters after attention and feed-forward of every layer")]

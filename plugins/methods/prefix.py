@@ -11,30 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptdsl import MethodSpec, options_schema
-
-from ._options import boolean, integer, typed
+from promptdsl import MethodSpec
+from promptdsl.options import option, typed
 
 NAME = "prefix"
 
 
 @dataclass
 class PrefixOptions:
-    length: int = 10          # Li & Liang: 10 for table-to-text
-    projection: bool = True   # MLP reparameterisation (Li & Liang); false: P-tuning v2 style
-    hidden: int = 512         # the MLP's hidden size (Li & Liang: 512)
-
-
-SCHEMA = options_schema({
-    "length": integer(1, 10, description="prefix vectors per layer"),
-    "projection": boolean(True, "produce the prefixes through an MLP (reparameterisation)"),
-    "hidden": integer(1, 512, description="hidden size of the reparameterisation MLP"),
-})
+    # Li & Liang: 10 for table-to-text
+    length: int = option(10, "prefix vectors per layer", minimum=1)
+    # MLP reparameterisation (Li & Liang); false: P-tuning v2 style
+    projection: bool = option(True, "produce the prefixes through an MLP (reparameterisation)")
+    # Li & Liang: 512
+    hidden: int = option(512, "hidden size of the reparameterisation MLP", minimum=1)
 
 
 def apply(model, options: dict) -> None:
     from ._prefix import apply_prefix
-    apply_prefix(model, typed(PrefixOptions, options, NAME))
+    apply_prefix(model, typed(PrefixOptions, options, f"method {NAME}"))
 
 
 def save(model, options: dict, directory) -> None:
@@ -50,5 +45,5 @@ def load_prefix_export(model, directory) -> None:
 
 
 SPECS = [MethodSpec(
-    name=NAME, apply=apply, schema=SCHEMA, save=save,
+    name=NAME, apply=apply, options=PrefixOptions, save=save,
     description="key/value prefixes in every layer (prefix-tuning, P-tuning v2)")]

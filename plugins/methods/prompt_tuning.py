@@ -1,4 +1,5 @@
-"""`prompt_tuning` (Lester et al., 2021): the model is frozen; only soft tokens train.
+"""`prompt_tuning` (Lester et al., 2021): soft tokens train; the model is left as it is (frozen,
+unless an earlier method made it trainable).
 
 Trains the template's own soft tokens plus `length` more prepended before the first piece.
 `init` sets the starting embeddings of soft tokens that have no init text of their own.
@@ -8,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from promptdsl import MethodSpec, options_schema
-
-from ._options import integer, typed
+from promptdsl import MethodSpec
+from promptdsl.options import option, typed
 
 NAME = "prompt_tuning"
 DEFAULT_LENGTH_WITHOUT_SOFT_TOKENS = 20   # Lester et al.: 20 tokens already near full quality
@@ -19,35 +19,23 @@ DEFAULT_LENGTH_WITHOUT_SOFT_TOKENS = 20   # Lester et al.: 20 tokens already nea
 @dataclass
 class PromptTuningOptions:
     # extra soft tokens prepended; None: 20 if the template has no soft tokens, else 0
-    length: int | None = None
+    length: int | None = option(None, "soft tokens prepended to the template (default: 20 when "
+                                      "the template has none, else 0)", minimum=0)
     # "vocab" (embeddings of sampled frequent tokens, the paper's best), "random",
     # or {"text": "..."} (embeddings of that text, cut or repeated to fit)
-    init: Union[str, dict] = "vocab"
-
-
-INIT_SCHEMA = {
-    "description": "start embeddings for soft tokens without their own init: vocab | random | text \"…\"",
-    "default": "vocab",
-    "oneOf": [
-        {"type": "string", "enum": ["vocab", "random"]},
-        {"type": "object", "properties": {"text": {"type": "string", "minLength": 1}},
-         "required": ["text"], "additionalProperties": False},
-    ],
-}
-
-SCHEMA = options_schema({
-    "length": integer(0, None, nullable=True,
-                      description="soft tokens prepended to the template (default: 20 when the "
-                                  "template has none, else 0)"),
-    "init": INIT_SCHEMA,
-})
+    init: Union[str, dict] = option(
+        "vocab", "start embeddings for soft tokens without their own init: vocab | random | "
+                 "text \"…\"",
+        oneOf=[{"type": "string", "enum": ["vocab", "random"]},
+               {"type": "object", "properties": {"text": {"type": "string", "minLength": 1}},
+                "required": ["text"], "additionalProperties": False}])
 
 
 def apply(model, options: dict) -> None:
     from ._soft import apply_prompt_tuning
-    apply_prompt_tuning(model, typed(PromptTuningOptions, options, NAME))
+    apply_prompt_tuning(model, typed(PromptTuningOptions, options, f"method {NAME}"))
 
 
 SPECS = [MethodSpec(
-    name=NAME, apply=apply, schema=SCHEMA,
-    description="soft prompt only, model frozen (Lester et al. 2021)")]
+    name=NAME, apply=apply, options=PromptTuningOptions,
+    description="soft prompt; the model stays as it is (Lester et al. 2021)")]

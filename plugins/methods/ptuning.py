@@ -8,33 +8,29 @@ At save time only the encoder's output embeddings are needed: `save` writes them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from promptdsl import MethodSpec, options_schema
-
-from ._options import boolean, choice, integer, typed
+from promptdsl import MethodSpec
+from promptdsl.options import option, typed
 
 NAME = "ptuning"
 
 
 @dataclass
 class PTuningOptions:
-    encoder: str = "lstm"          # the paper's encoder: 2-layer bi-LSTM + 2-layer MLP
-    hidden: int | None = None      # None: the model's hidden size (as in the paper's code)
-    freeze_model: bool = True      # False: the model trains too (the paper's fully supervised runs)
-
-
-SCHEMA = options_schema({
-    "encoder": choice(["lstm", "mlp", "none"], "lstm",
-                      "prompt encoder: bi-LSTM + MLP, MLP, or none (plain soft tokens)"),
-    "hidden": integer(1, None, nullable=True,
-                      description="the encoder's hidden size (default: the model's)"),
-    "freeze_model": boolean(True, "keep the language model frozen (false: tune it too)"),
-})
+    # the paper's encoder: 2-layer bi-LSTM + 2-layer MLP
+    encoder: Literal["lstm", "mlp", "none"] = option(
+        "lstm", "prompt encoder: bi-LSTM + MLP, MLP, or none (plain soft tokens)")
+    # None: the model's hidden size (as in the paper's code)
+    hidden: int | None = option(None, "the encoder's hidden size (default: the model's)",
+                                minimum=1)
+    # false: the model trains too (the paper's fully supervised runs)
+    freeze_model: bool = option(True, "leave the language model as it is (false: tune it too)")
 
 
 def apply(model, options: dict) -> None:
     from ._soft import apply_ptuning
-    apply_ptuning(model, typed(PTuningOptions, options, NAME))
+    apply_ptuning(model, typed(PTuningOptions, options, f"method {NAME}"))
 
 
 def save(model, options: dict, directory) -> None:
@@ -43,7 +39,7 @@ def save(model, options: dict, directory) -> None:
 
 
 SPECS = [MethodSpec(
-    name=NAME, apply=apply, schema=SCHEMA, save=save,
+    name=NAME, apply=apply, options=PTuningOptions, save=save,
     description="soft tokens produced by a prompt encoder (P-tuning v1)")]
 
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import promptdsl
 from promptdsl import ModelSourceSpec
 from promptdsl.errors import ModelError
 
@@ -27,15 +28,8 @@ MARKER = "promptdsl-source.json"     # written last: its presence means the fold
 CONFIG_FILE = Path(__file__).with_name("smollm2_135m_config.json")
 
 
-def cache_root() -> Path:
-    if os.environ.get("PROMPTDSL_CACHE"):
-        return Path(os.environ["PROMPTDSL_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "promptdsl"
-
-
 def cache_dir() -> Path:
-    return cache_root() / "models" / NAME
+    return promptdsl.cache_dir("models") / NAME
 
 
 def gguf_path() -> Path:

@@ -8,18 +8,22 @@ from __future__ import annotations
 import torch
 
 from promptdsl.errors import DataError
-from promptdsl.model.verbalizer import Verbalizer
+from promptdsl.model import Verbalizer
 
 from ._head import persist
+from .auto import AutoOptions
 from ._search import search_label_words, word_like_tokens
 
 CHUNK = 256   # rows per pass when averaging full-vocabulary probabilities
 
 
 class AutoVerbalizer(Verbalizer):
+    Options = AutoOptions
+
     def __init__(self, context):
-        self.per_label = int(context.options.get("words_per_label", 3))
-        self.n_candidates = int(context.options.get("candidates", 1000))
+        options = self.read_options(context)
+        self.per_label = options.words_per_label
+        self.n_candidates = options.candidates
         seeds = [[words[i % len(words)] for i in range(self.per_label)] if words else []
                  for words in context.words]
         super().__init__(context, seeds)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from promptdsl.errors import DataError, ModelError
-from promptdsl.registry import get_registry
+from promptdsl import get_registry
 
 
 def resolve_path(value: str, task_file: str | None) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from promptdsl.model.verbalizer import EPS, Verbalizer
+from promptdsl.model import EPS, Verbalizer
 
 
 def keep_calibration(verbalizer: Verbalizer, size: int) -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from promptdsl.data.tokens import label_word_ids
+from promptdsl.data import label_word_ids
 from promptdsl.errors import DataError
-from promptdsl.model.verbalizer import EPS, Verbalizer
+from promptdsl.model import EPS, Verbalizer
 
 from ._expand import expanded_words
+from .knowledgeable import KnowledgeableOptions
 from ._refine import frequency_keep, relevance_keep
 
 
@@ -29,11 +30,13 @@ def representable(context, words: list) -> list:
 
 
 class KnowledgeableVerbalizer(Verbalizer):
+    Options = KnowledgeableOptions
+
     def __init__(self, context):
-        options = context.options
+        options = self.read_options(context)
         given = dict(zip(context.labels, context.words))
-        expanded = expanded_words(given, options.get("expand"), context.task.get("file"))
-        limit = options.get("max_words")
+        expanded = expanded_words(given, options.expand, context.task.get("file"))
+        limit = options.max_words
         words = []
         for label in context.labels:
             anchors = list(given[label])
@@ -46,9 +49,9 @@ class KnowledgeableVerbalizer(Verbalizer):
         self.register_buffer("word_anchor", anchor.to(self.word_ids.device), persistent=False)
         self.register_buffer("word_keep", torch.ones_like(self.word_anchor))
         self.word_weight = nn.Parameter(torch.zeros(len(anchor), device=self.word_ids.device),
-                                        requires_grad=bool(options.get("learn_weights", True)))
-        self.refine = list(options.get("refine") or [])
-        self.cutoff = float(options.get("cutoff", 0.5))
+                                        requires_grad=options.learn_weights)
+        self.refine = list(options.refine)
+        self.cutoff = options.cutoff
 
     # ---------------------------------------------------------------- scoring
     def normalize(self, word_scores: torch.Tensor) -> torch.Tensor:

@@ -13,14 +13,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._head import LabelHead, keep_calibration
+from .proto import ProtoOptions
 
 
 class ProtoVerbalizer(LabelHead):
+    Options = ProtoOptions
+
     def __init__(self, context):
         super().__init__(context)
-        options = context.options
-        self.temperature = float(options.get("temperature", 0.1))
-        self.words_weight = float(options.get("words_weight", 0.0))
+        self.temperature = self.options.temperature
+        self.words_weight = self.options.words_weight
         weight = context.output_embeddings().detach().float()
         hidden = context.hidden_size
         if weight.shape[1] == hidden:
@@ -32,7 +34,7 @@ class ProtoVerbalizer(LabelHead):
             generator = torch.Generator().manual_seed(int(context.task["train"].get("seed") or 0))
             init = torch.randn(self.num_labels, hidden, generator=generator)
         init = F.normalize(init, dim=-1).to(self.word_ids.device)
-        if options.get("trainable", True):
+        if self.options.trainable:
             self.prototypes = nn.Parameter(init)
         else:
             self.register_buffer("prototypes", init)

@@ -10,7 +10,7 @@ def word_like_tokens(tokenizer, candidates: torch.Tensor, mask_space: bool) -> t
     """The candidate ids that are whole alphabetic words as the model predicts them at the mask:
     the token decodes to a word that the label-word rule tokenizes back into exactly this one
     token (so no sub-word pieces, digits, punctuation or special tokens)."""
-    from promptdsl.data.tokens import label_word_ids
+    from promptdsl.data import label_word_ids
     special = set(tokenizer.all_special_ids)
     ids = [i for i in candidates.tolist() if i not in special]
     texts = [tokenizer.decode([i]).strip() for i in ids]

@@ -13,9 +13,12 @@ import torch
 from torch import nn
 
 from ._head import LabelHead, keep_calibration
+from .soft import SoftOptions
 
 
 class SoftVerbalizer(LabelHead):
+    Options = SoftOptions
+
     def __init__(self, context):
         super().__init__(context)
         output = context.backbone.get_output_embeddings()
@@ -25,7 +28,7 @@ class SoftVerbalizer(LabelHead):
         counts = torch.bincount(self.word_owner, minlength=self.num_labels).clamp_min(1)
         init = per_word.new_zeros(self.num_labels, weight.shape[1]).index_add_(
             0, self.word_owner, per_word) / counts[:, None]
-        if context.options.get("init") == "random":
+        if self.options.init == "random":
             generator = torch.Generator().manual_seed(int(context.task["train"].get("seed") or 0))
             init = torch.randn(init.shape, generator=generator).to(init) * weight.std()
         bias = torch.zeros(self.num_labels, device=init.device)

@@ -3,16 +3,18 @@ for each label, the vocabulary words whose likelihood at the mask best separates
 from the others'."""
 from __future__ import annotations
 
-from promptdsl.specs import VerbalizerSpec
+from dataclasses import dataclass
 
-from ._options import kind_schema
+from promptdsl import VerbalizerSpec
+from promptdsl.options import VerbalizerOptions, option
 
-SCHEMA = kind_schema(
-    words_per_label={"type": "integer", "minimum": 1, "default": 3,
-                     "description": "how many words the search keeps for each label"},
-    candidates={"type": "integer", "minimum": 1, "default": 1000,
-                "description": "search only the tokens most likely at the mask on the train data"},
-)
+
+@dataclass
+class AutoOptions(VerbalizerOptions):
+    words_per_label: int = option(3, "how many words the search keeps for each label",
+                                  minimum=1)
+    candidates: int = option(1000, "search only the tokens most likely at the mask on the train "
+                                   "data", minimum=1)
 
 
 def build(context):
@@ -20,5 +22,6 @@ def build(context):
     return AutoVerbalizer(context)
 
 
-SPECS = [VerbalizerSpec("auto", build, SCHEMA,
-                        "label words found on the training data (PETAL likelihood ratio)")]
+SPECS = [VerbalizerSpec("auto", build, options=AutoOptions,
+                        description="label words found on the training data (PETAL likelihood "
+                                    "ratio)")]

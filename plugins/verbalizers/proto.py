@@ -2,18 +2,19 @@
 state, initialised as the mean over that label's training examples; trainable."""
 from __future__ import annotations
 
-from promptdsl.specs import VerbalizerSpec
+from dataclasses import dataclass
 
-from ._options import kind_schema
+from promptdsl import VerbalizerSpec
+from promptdsl.options import VerbalizerOptions, option
 
-SCHEMA = kind_schema(
-    temperature={"type": "number", "exclusiveMinimum": 0, "default": 0.1,
-                 "description": "scores are cosine similarities divided by this"},
-    words_weight={"type": "number", "minimum": 0, "default": 0.0,
-                  "description": "add this times the label words' scores (0: prototypes only)"},
-    trainable={"type": "boolean", "default": True,
-               "description": "train the prototypes when the method trains"},
-)
+
+@dataclass
+class ProtoOptions(VerbalizerOptions):
+    temperature: float = option(0.1, "scores are cosine similarities divided by this",
+                                exclusiveMinimum=0)
+    words_weight: float = option(0.0, "add this times the label words' scores (0: prototypes "
+                                      "only)", minimum=0)
+    trainable: bool = option(True, "train the prototypes when the method trains")
 
 
 def build(context):
@@ -21,5 +22,5 @@ def build(context):
     return ProtoVerbalizer(context)
 
 
-SPECS = [VerbalizerSpec("proto", build, SCHEMA,
-                        "prototypes of each label in the mask's hidden-state space")]
+SPECS = [VerbalizerSpec("proto", build, options=ProtoOptions,
+                        description="prototypes of each label in the mask's hidden-state space")]

@@ -2,14 +2,17 @@
 output embeddings and scored against the hidden state at the mask."""
 from __future__ import annotations
 
-from promptdsl.specs import VerbalizerSpec
+from dataclasses import dataclass
+from typing import Literal
 
-from ._options import kind_schema
+from promptdsl import VerbalizerSpec
+from promptdsl.options import VerbalizerOptions, option
 
-SCHEMA = kind_schema(
-    init={"enum": ["words", "random"], "default": "words",
-          "description": "words: start from the mean output embedding of each label's words"},
-)
+
+@dataclass
+class SoftOptions(VerbalizerOptions):
+    init: Literal["words", "random"] = option(
+        "words", "words: start from the mean output embedding of each label's words")
 
 
 def build(context):
@@ -17,5 +20,5 @@ def build(context):
     return SoftVerbalizer(context)
 
 
-SPECS = [VerbalizerSpec("soft", build, SCHEMA,
-                        "trainable label embeddings initialised from the label words")]
+SPECS = [VerbalizerSpec("soft", build, options=SoftOptions,
+                        description="trainable label embeddings initialised from the label words")]

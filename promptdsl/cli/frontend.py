@@ -1,4 +1,4 @@
-"""`promptc check | compile | fmt | schema` (the language front end)."""
+"""`promptc check | compile | fmt | schema` (the language front end). Errors: see errors.py."""
 from __future__ import annotations
 
 import json
@@ -7,24 +7,21 @@ import sys
 import click
 
 from .. import api
-from ..diagnostics import render_all
-from ..errors import PromptdslError, TaskError
+from ..diagnostics import exit_code, render_all
+from .errors import missing_files, parse_sets
 
 
-def parse_sets(values) -> dict:
-    """`--set key=value` options -> {key: value text}."""
-    out = {}
-    for item in values or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.UsageError(f"--set wants KEY=VALUE, got `{item}`")
-        out[key.strip()] = value
-    return out
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _missing(paths) -> list:
-    import os
-    return [p for p in paths if not os.path.isfile(p)]
+def summary_line(files, diagnostics) -> str:
+    """`ok: 2 files, 5 tasks, no errors` (and `, 1 warning` when there are warnings)."""
+    from ..ir.pipeline import task_names
+    tasks = sum(len(task_names(file)) for file in files)
+    warnings = sum(not d.is_error for d in diagnostics)
+    line = f"ok: {_plural(len(files), 'file')}, {_plural(tasks, 'task')}, no errors"
+    return line + (f", {_plural(warnings, 'warning')}" if warnings else "")
 
 
 @click.command("check")
@@ -35,19 +32,19 @@ def _missing(paths) -> list:
                    "the model on the meta device: needs the tokenizer, never the weights).")
 def check_command(files, as_json, params):
     """Report every error and warning in FILES. Exit 0 when clean, 1 on errors, 2 on bad usage."""
-    missing = _missing(files)
-    if missing:
-        raise click.UsageError(f"no such file: {', '.join(missing)}")
+    missing_files(files)
     diagnostics = api.check(files)
+    failed = any(d.is_error for d in diagnostics)
     if as_json:
         click.echo(json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False))
     elif diagnostics:
-        click.echo(render_all(diagnostics), err=False)
-    failed = any(d.is_error for d in diagnostics)
+        click.echo(render_all(diagnostics))
     if params and not failed:
         for file in files:
             _print_parameters(file)
-    sys.exit(1 if failed else 0)
+    if not (as_json or failed):
+        click.echo(summary_line(files, diagnostics))
+    sys.exit(exit_code(diagnostics))
 
 
 SHOWN_GROUPS = 8
@@ -79,17 +76,8 @@ def _print_parameters(file) -> None:
               help="Override a field, e.g. --set train.epochs=3 (repeatable).")
 def compile_command(file, task, sets):
     """Print the task IR of FILE as JSON (the same bytes every time)."""
-    if _missing([file]):
-        raise click.UsageError(f"no such file: {file}")
-    try:
-        text = api.compile_file(file, task=task, overrides=parse_sets(sets))
-    except TaskError as err:
-        click.echo(render_all(err.diagnostics), err=True)
-        sys.exit(1)
-    except PromptdslError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
-    click.echo(text, nl=False)
+    missing_files([file])
+    click.echo(api.compile_file(file, task=task, overrides=parse_sets(sets)), nl=False)
 
 
 @click.command("fmt")
@@ -99,9 +87,7 @@ def compile_command(file, task, sets):
 def fmt_command(files, check_only):
     """Rewrite FILES in the canonical layout (comments kept)."""
     from ..syntax.fmt import format_file
-    missing = _missing(files)
-    if missing:
-        raise click.UsageError(f"no such file: {', '.join(missing)}")
+    missing_files(files)
     status = 0
     for path in files:
         result = format_file(path, write=not check_only)
@@ -120,12 +106,7 @@ def fmt_command(files, check_only):
 def schema_command():
     """Print the JSON Schema of the task IR (built-in and plugin parts merged)."""
     from ..ir.schema import ir_schema
-    try:
-        schema = ir_schema()
-    except PromptdslError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
-    click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
+    click.echo(json.dumps(ir_schema(), indent=2, ensure_ascii=False))
 
 
 COMMANDS = [check_command, compile_command, fmt_command, schema_command]

@@ -1,19 +1,15 @@
-"""`promptc plugins`: what is loaded, with versions."""
+"""`promptc plugins`: what is loaded, with versions. A plugin error exits 2 (errors.py)."""
 from __future__ import annotations
 
 import click
 
-from ..errors import PromptdslError
 from ..registry import KINDS, get_registry
 
 
 @click.command("plugins")
 def plugins_command():
     """List loaded plugins and what each provides."""
-    try:
-        reg = get_registry()
-    except PromptdslError as exc:
-        raise click.ClickException(str(exc))
+    reg = get_registry()
     click.echo("plugins:")
     for info in reg.plugins:
         tag = "built-in" if info.builtin else "third-party"

@@ -23,11 +23,8 @@ _tokenizer_prints: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("PROMPTDSL_CACHE")
-    if root:
-        return Path(root) / "tokenized"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "promptdsl" / "tokenized"
+    from .. import cache_dir as root
+    return root("tokenized")
 
 
 def enabled() -> bool:

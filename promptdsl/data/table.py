@@ -2,16 +2,17 @@
 row came from (so later stages can name `file:line` in their errors)."""
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
+from .. import diagnostics
 from ..errors import DataError
 
 
 def did_you_mean(name: str, choices) -> str:
-    """A ` (did you mean 'x'?)` suffix for the closest of `choices`, or ""."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """A ` (did you mean 'x'?)` suffix for data errors (the closest choice by the one rule in
+    promptdsl.diagnostics), or ""."""
+    close = diagnostics.did_you_mean(name, list(choices))
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 @dataclass

@@ -13,13 +13,13 @@ to label `word_owner[w]`. Subclasses (soft, knowledgeable, …) override the ste
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
 from ..errors import ModelError
+from ..options import VerbalizerOptions, typed
 
 MULTI_TOKEN = ("mean", "first", "max")
 EPS = 1e-15
@@ -29,8 +29,8 @@ EPS = 1e-15
 class VerbalizerContext:
     """What `VerbalizerSpec.build(context)` gets.
 
-    - `task`: the task IR; `spec`: its `verbalizer` section; `options`: the kind's options
-      (schema defaults filled in); `labels`: label values in order; `words`: label words per
+    - `task`: the task IR; `spec`: its `verbalizer` section; `options`: the kind's options, a
+      dict (schema defaults filled in; `Verbalizer.read_options` types it); `labels`: label values in order; `words`: label words per
       label (same order).
     - `tokenizer`, `backbone` (the HF model), `family`, `model_name`.
     - `mask_space`: whether the template has whitespace before the read [MASK] (label words are
@@ -50,11 +50,6 @@ class VerbalizerContext:
     model_name: str
     mask_space: bool
     model: object = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def task_dir(self) -> Path:
-        return Path(self.task.get("file") or ".").parent
 
     @property
     def hidden_size(self) -> int:
@@ -91,21 +86,36 @@ class Verbalizer(nn.Module):
     """Base class: label words → label scores through project → normalize → calibrate → aggregate.
 
     Build with `Verbalizer(context)` (words from the task) or `Verbalizer(context, words)` with
-    `words` a list (per label) of word lists."""
+    `words` a list (per label) of word lists. A kind with options of its own sets `Options` to
+    its subclass of `VerbalizerOptions` (the one its VerbalizerSpec names) and reads them from
+    `self.options` (or `self.read_options(context)` before calling this constructor)."""
+
+    Options = VerbalizerOptions
 
     def __init__(self, context: VerbalizerContext, words: list | None = None):
         super().__init__()
+        self.options = self.read_options(context)
         self.labels = list(context.labels)
-        self.multi_token = context.options.get("multi_token", "mean")
+        self.multi_token = self.options.multi_token
         if self.multi_token not in MULTI_TOKEN:
             raise ModelError(f"multi_token must be one of {', '.join(MULTI_TOKEN)}, "
                              f"not {self.multi_token!r}")
-        self.calibration_mode = context.options.get("calibrate", "none") or "none"
+        self.calibration_mode = self.options.calibrate or "none"
         self.words: list = []
         self.set_words(context, context.words if words is None else words)
         # ones = no change until measured; persistent so a checkpoint keeps the measurement
         self.register_buffer("calibration", torch.ones(len(self.word_owner),
                              device=self.word_owner.device) if self.needs_calibration else None)
+
+    @classmethod
+    def read_options(cls, context: VerbalizerContext):
+        """The context's options as `cls.Options`. A kind that keeps the base `Options` but
+        declares more in its schema reads those from `context.options` itself."""
+        options = context.options
+        if cls.Options is VerbalizerOptions and isinstance(options, dict):
+            shared = {f.name for f in fields(VerbalizerOptions)}
+            options = {k: v for k, v in options.items() if k in shared}
+        return typed(cls.Options, options, f"verbalizer {context.spec.get('kind') or 'manual'}")
 
     # ---------------------------------------------------------------- label words
     def set_words(self, context: VerbalizerContext, words: list) -> None:

@@ -6,15 +6,18 @@ This is a complete third-party plugin: one hook returning one MethodSpec, found 
 """
 from __future__ import annotations
 
-from promptdsl import MethodSpec, hookimpl, options_schema
+from dataclasses import dataclass
+
+from promptdsl import MethodSpec, hookimpl
 from promptdsl.errors import ModelError
+from promptdsl.options import option, typed
 
 __version__ = "0.1.0"
 
-SCHEMA = options_schema({
-    "layer_norm": {"type": "boolean", "default": True,
-                   "description": "train the biases of normalisation layers too"},
-})
+
+@dataclass
+class BitFitOptions:
+    layer_norm: bool = option(True, "train the biases of normalisation layers too")
 
 
 def _is_norm(module_name: str, model) -> bool:
@@ -23,13 +26,13 @@ def _is_norm(module_name: str, model) -> bool:
 
 
 def apply(model, options: dict) -> None:
-    """Freeze the backbone, then let every bias train (normalisation biases unless told not)."""
-    model.backbone.requires_grad_(False)
-    layer_norm = options.get("layer_norm", True)
+    """Let every bias train (normalisation biases unless told not). The backbone arrives frozen;
+    what an earlier method made trainable stays trainable."""
+    options = typed(BitFitOptions, options, "method bitfit")
     trained = 0
     for name, parameter in model.backbone.named_parameters():
         owner, _, leaf = name.rpartition(".")
-        if leaf != "bias" or (not layer_norm and _is_norm(owner, model)):
+        if leaf != "bias" or (not options.layer_norm and _is_norm(owner, model)):
             continue
         parameter.requires_grad_(True)
         trained += parameter.numel()
@@ -40,5 +43,5 @@ def apply(model, options: dict) -> None:
 
 @hookimpl
 def promptdsl_methods():
-    return [MethodSpec(name="bitfit", apply=apply, schema=SCHEMA,
+    return [MethodSpec(name="bitfit", apply=apply, options=BitFitOptions,
                        description="train only the bias terms (BitFit)")]
