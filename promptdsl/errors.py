@@ -1,7 +1,7 @@
 """Errors the CLI turns into clean messages (never a traceback).
 
 `PromptdslError` subclasses carry enough to say where and what. The CLI maps them to exit codes:
-diagnostics in a `.prompt` file -> 1, bad data / IO / usage -> 2.
+diagnostics in a `.prompt` file -> 1, bad data / IO / usage / plugins -> 2.
 """
 from __future__ import annotations
 
@@ -31,10 +31,15 @@ class ModelError(PromptdslError):
 
 
 class TaskError(PromptdslError):
-    """The `.prompt` file has errors; `diagnostics` holds them (see promptdsl.diagnostics)."""
-    exit_code = 1
+    """The `.prompt` file has errors; `diagnostics` holds them (see promptdsl.diagnostics).
+    Exit 1, or 2 when every error is about its data or plugins, not the file itself."""
 
     def __init__(self, diagnostics):
         self.diagnostics = list(diagnostics)
         first = self.diagnostics[0] if self.diagnostics else None
         super().__init__(str(first) if first else "the task has errors")
+
+    @property
+    def exit_code(self) -> int:
+        from .diagnostics import exit_code
+        return exit_code(self.diagnostics) or 1

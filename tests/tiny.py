@@ -248,11 +248,29 @@ def pieces_from_text(text: str) -> list[dict]:
     return pieces
 
 
-TRAIN_DEFAULTS = {"epochs": 3, "batch_size": 8, "eval_batch_size": 32, "learning_rate": 1e-05,
-                  "weight_decay": 0.01, "warmup_ratio": 0.06, "grad_accumulation": 1,
-                  "max_grad_norm": 1.0, "max_length": 128, "seed": 42, "max_steps": None,
-                  "eval_every": None, "early_stopping": None, "device": "auto",
-                  "precision": "auto"}
+def _schema_defaults(section: dict) -> dict:
+    """The defaults of one IR section, from the schema that defines them (written once)."""
+    from promptdsl.ir.schema import fill_defaults
+    return fill_defaults({}, section)
+
+
+def filled_options(kind: str, name: str, options: dict) -> dict:
+    """`options` with the defaults of the plugin's own schema filled in, as the front end does
+    (kind: "methods" or "verbalizers")."""
+    from promptdsl.ir.schema import fill_defaults
+    from promptdsl.registry import get_registry
+    spec = getattr(get_registry(), kind).get(name)
+    return fill_defaults(dict(options), spec.schema) if spec is not None else dict(options)
+
+
+def train_defaults() -> dict:
+    from promptdsl.ir.schema import TRAIN
+    return _schema_defaults(TRAIN)
+
+
+def data_defaults() -> dict:
+    from promptdsl.ir.schema import DATA
+    return _schema_defaults(DATA)
 
 
 def make_task(model, template="{sentence} It was [MASK] .", labels=None, *, name="tiny",
@@ -270,14 +288,16 @@ def make_task(model, template="{sentence} It was [MASK] .", labels=None, *, name
     methods = methods if methods is not None else [{"name": "zero_shot", "options": {}}]
     methods = [{"name": m, "options": {}} if isinstance(m, str) else
                {"name": m["name"], "options": dict(m.get("options", {}))} for m in methods]
-    options = {"multi_token": "mean"}
-    options.update(verbalizer_options or {})
+    methods = [{"name": m["name"], "options": filled_options("methods", m["name"], m["options"])}
+               for m in methods]
+    options = filled_options("verbalizers", verbalizer_kind,
+                             {"multi_token": "mean", **(verbalizer_options or {})})
     as_path = lambda p: None if p is None else str(Path(p).resolve())  # noqa: E731
     return {
         "name": name,
         "file": as_path(file) or str(Path(os.getcwd(), f"{name}.prompt")),
         "model": str(model),
-        "data": {"train": as_path(train), "validation": as_path(validation),
+        "data": {**data_defaults(), "train": as_path(train), "validation": as_path(validation),
                  "test": as_path(test), "unlabeled": as_path(unlabeled),
                  "label": label_column, "shots": shots, "sample_seed": sample_seed,
                  "demonstrations": demonstrations},
@@ -288,7 +308,7 @@ def make_task(model, template="{sentence} It was [MASK] .", labels=None, *, name
         "verbalizer": {"kind": verbalizer_kind, "mask": mask, "labels": label_list,
                        "options": options},
         "methods": methods,
-        "train": {**TRAIN_DEFAULTS, **(train_options or {})},
+        "train": {**train_defaults(), **(train_options or {})},
         "generate": None,
         "metric": metric,
         "sweep": None,

@@ -14,30 +14,25 @@ import copy
 import torch
 
 from promptdsl.errors import DataError, ModelError
-from promptdsl.train.checkpoint import save_checkpoint
-from promptdsl.train.metrics import compute_metrics
-from promptdsl.train.prepare import prepare_model
-from promptdsl.train.runner import write_predictions
+from promptdsl.options import typed
+from promptdsl.runtime import compute_metrics, result_from_logits, save_checkpoint
+
+from .pet import NAME, PetOptions
 
 from ._distill import distill
 from ._pseudo import pseudo_labelled
 
-FINAL_SPLITS = ("test", "validation")
+def pet_options(task: dict) -> PetOptions:
+    options = next(m["options"] for m in task["methods"] if m["name"] == NAME)
+    return typed(PetOptions, options, f"method {NAME}")
 
 
-def pet_options(task: dict) -> dict:
-    for method in task.get("methods") or []:
-        if method["name"] == "pet":
-            return dict(method.get("options") or {})
-    return {}
-
-
-def template_names(task: dict, options: dict) -> list[str]:
-    templates = task.get("templates") or {}
+def template_names(task: dict, options: PetOptions) -> list[str]:
+    templates = task["templates"] or {}
     if not templates:
         raise ModelError("method pet needs several named templates: write a "
                          "`templates { a: \"…\"  b: \"…\" }` block instead of `template:`")
-    names = options.get("templates") or list(templates)
+    names = options.templates or list(templates)
     unknown = [n for n in names if n not in templates]
     if unknown:
         raise ModelError(f"method pet: unknown template(s) {', '.join(unknown)}; the task's "
@@ -50,40 +45,42 @@ def member_task(task: dict, name: str) -> dict:
     none trains), so `lora` + `pet` trains LoRA members."""
     member = copy.deepcopy(task)
     member["template"] = copy.deepcopy(task["templates"][name])
-    others = [m for m in task.get("methods") or [] if m["name"] != "pet"]
+    others = [m for m in task["methods"] if m["name"] != NAME]
     member["methods"] = others or [{"name": "finetune", "options": {}}]
-    member["name"] = f"{task['name']}.{name}"
-    return member
+    member["templates"] = None
+    return member  # the task's own name: `promptc eval FILE --checkpoint` finds its data
 
 
 def run_pet(task: dict, context) -> dict:
     options = pet_options(task)
     names = template_names(task, options)
-    generations = int(options.get("generations") or 1)
-    weighting = options.get("weighting") or "uniform"
+    generations = int(options.generations)
+    weighting = options.weighting
     train, validation = context.table("train"), context.table("validation")
     unlabeled = context.table("unlabeled")
     if train is None:
         raise DataError("method pet trains one model per template, but the task has no "
-                        "data.train", task.get("file"))
-    if (options.get("distill") or generations > 1) and unlabeled is None:
+                        "data.train", task["file"])
+    if (options.distill or generations > 1) and unlabeled is None:
         raise DataError("method pet: `distill` and `generations` > 1 need data.unlabeled",
-                        task.get("file"))
-    final_name = next((n for n in FINAL_SPLITS if context.table(n) is not None), None)
-    if final_name is None:
-        raise DataError("the task has no data.test or data.validation to evaluate on",
-                        task.get("file"))
-    final_table = context.table(final_name)
+                        task["file"])
+    final_name, final_table = context.final_split()
     labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
     label_column = task["data"]["label"]
+    # the last generation's members form the ensemble checkpoint: the run's checkpoint, or
+    # ensemble/ beside the distilled model's (paths in the run directory, which is created on
+    # the first write: an error before it leaves nothing behind)
+    ensemble_dir = "ensemble" if options.distill else "checkpoint"
 
     train_sets = {name: train for name in names}
     for generation in range(1, generations + 1):
         outputs = {}
         for name in names:
+            folder = f"{ensemble_dir}/members/{name}" if generation == generations else \
+                f"members/{name}.g{generation}"
             outputs[name] = _train_member(context, task, name, train_sets[name], validation,
                                           final_table, final_name, unlabeled, generation,
-                                          weighting)
+                                          weighting, folder)
         if generation < generations:
             size = len(train) * 5 ** generation
             for name in names:
@@ -97,46 +94,51 @@ def run_pet(task: dict, context) -> dict:
     for name in names:
         if gold is not None:
             predicted = [labels[i] for i in outputs[name]["final"].argmax(-1).tolist()]
-            members[name] = compute_metrics(gold, predicted, labels, task.get("metric"))
+            members[name] = compute_metrics(gold, predicted, labels, task["metric"])
             context.log({"split": final_name, "member": name, "generation": generations,
                          **members[name]})
+    weights = member_weights(outputs, names, weighting)
     ensemble = weighted_mean(outputs, names, "final", weighting)
-    result = _result(ensemble, labels, gold, task)
+    result = result_from_logits(ensemble, labels, gold, task["metric"])
     context.log({"split": final_name, "member": "ensemble", **result.metrics})
-    write_predictions(context.rundir, _Labels(labels), final_table, result, label_column)
+    context.finish_ensemble(names, weights.tolist(), result, final_table,
+                            context.rundir.path / ensemble_dir)
     summary = {**result.metrics, "members": members}
 
-    if options.get("distill"):
+    if options.distill:
         targets = weighted_mean(outputs, names, "unlabeled", weighting)
         student = context.build_model(member_task(task, names[0]))
-        prepare_model(student, context)
+        context.prepare(student)
         distill(student, context, unlabeled, targets, validation)
         encoded = context.encode(student, final_table, final_name)
-        scores, _ = context.trainer(student).scores(encoded, desc=final_name)
-        distilled = _result(scores, labels, gold, task)
+        distilled = context.trainer(student).evaluate(encoded, desc=final_name)
         context.log({"split": final_name, "member": "distilled", **distilled.metrics})
         context.finish(student, distilled, final_table, final_name)
         summary = {**distilled.metrics, "ensemble": result.metrics, "members": members}
     return summary
 
 
-def weighted_mean(outputs: dict, names: list, key: str, weighting: str) -> torch.Tensor:
-    """The members' `key` logits averaged: uniformly, or weighted by each member's accuracy on
-    the train rows before training (PET's weighting)."""
-    stacked = torch.stack([outputs[name][key] for name in names])
+def member_weights(outputs: dict, names: list, weighting: str) -> torch.Tensor:
+    """One weight per member, summing to 1: equal, or by each member's accuracy on the train
+    rows before training (PET's weighting)."""
     if weighting != "accuracy":
-        return stacked.mean(0)
+        return torch.full((len(names),), 1 / len(names))
     weights = torch.tensor([outputs[name]["prior_accuracy"] for name in names])
-    weights = weights / weights.sum() if weights.sum() > 0 else torch.full_like(weights, 1 / len(names))
-    return (stacked * weights[:, None, None]).sum(0)
+    return weights / weights.sum() if weights.sum() > 0 else torch.full_like(weights, 1 / len(names))
+
+
+def weighted_mean(outputs: dict, names: list, key: str, weighting: str) -> torch.Tensor:
+    """The members' `key` logits averaged with `member_weights`."""
+    stacked = torch.stack([outputs[name][key] for name in names])
+    return (stacked * member_weights(outputs, names, weighting)[:, None, None]).sum(0)
 
 
 def _train_member(context, task, name, train, validation, final_table, final_name, unlabeled,
-                  generation, weighting) -> dict:
+                  generation, weighting, folder) -> dict:
     """Train one member; keep its label logits on the final split and the unlabelled rows,
-    save its checkpoint under members/<name>/, and let the model go."""
+    save its checkpoint in `folder` (relative to the run directory), and let the model go."""
     model = context.build_model(member_task(task, name))
-    prepare_model(model, context)
+    context.prepare(model)
     trainer = context.trainer(model)
     encoded_train = context.encode(model, train, "train")
     record = {"pet_member": name, "generation": generation, "train_rows": len(train)}
@@ -153,19 +155,5 @@ def _train_member(context, task, name, train, validation, final_table, final_nam
     if unlabeled is not None:
         out["unlabeled"] = trainer.scores(context.encode(model, unlabeled, "unlabeled"),
                                           desc="unlabeled")[0]
-    save_checkpoint(model, context.rundir.path / "members" / f"{name}.g{generation}")
+    save_checkpoint(model, context.rundir.path / folder)
     return out
-
-
-class _Labels:
-    """What write_predictions reads from a model: its labels."""
-
-    def __init__(self, labels):
-        self.labels = labels
-
-
-def _result(logits: torch.Tensor, labels: list, gold, task: dict):
-    from promptdsl.train.trainer import EvalResult
-    predicted = [labels[i] for i in logits.argmax(-1).tolist()]
-    metrics = compute_metrics(gold, predicted, labels, task.get("metric")) if gold else {}
-    return EvalResult(metrics, predicted, logits.softmax(-1), len(predicted), 0.0)

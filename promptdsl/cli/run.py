@@ -2,48 +2,13 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from ..diagnostics import render_all
-from ..errors import PromptdslError, TaskError
+from .errors import parse_sets
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"], case_sensitive=False)
-
-
-@contextmanager
-def clean_errors():
-    """Every PromptdslError becomes one clean message and its exit code, never a traceback."""
-    try:
-        yield
-    except TaskError as exc:   # the same located report as `promptc check`
-        click.echo(render_all(exc.diagnostics) if exc.diagnostics else f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except PromptdslError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except OSError as exc:
-        if exc.filename is None and isinstance(exc, FileNotFoundError):
-            message = f"{exc}: no such file"
-        else:
-            message = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
-        click.echo(f"error: {message}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("interrupted (what was written to the run directory is kept)", err=True)
-        sys.exit(130)
-
-
-def parse_sets(values) -> dict:
-    overrides = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--set")
-        overrides[key.strip()] = value
-    return overrides
 
 
 def load_tasks(file: str, task_name: str | None, overrides: dict | None) -> list[dict]:
@@ -55,7 +20,15 @@ def load_tasks(file: str, task_name: str | None, overrides: dict | None) -> list
 
 
 def _progress() -> bool:
-    return sys.stderr.isatty()
+    """Progress bars only on a terminal; in logs (CI, files) neither ours nor the libraries'
+    (transformers' weight-loading bars, the hub's download bars)."""
+    if sys.stderr.isatty():
+        return True
+    import os
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()
+    return False
 
 
 def _print_table(rows: dict, err: bool = False) -> None:
@@ -75,22 +48,22 @@ def _run_one(task: dict, out, device) -> dict:
 
 
 def _run_sweep(task: dict, out, device) -> dict:
+    from ..ir.sweep import expand_sweep
     from ..train.rundir import RunDir, default_run_dir
     from ..train.runner import check_run_dir_free, train_task
-    from ..train.sweep import aggregate, apply_point, grid, point_name
+    from ..train.splits import final_split_name
+    from ..train.sweep import aggregate
     root = Path(out) if out else default_run_dir(task["name"])
     check_run_dir_free(root)
+    split = final_split_name(task)
     summaries, rows = [], {}
-    points = grid(task["sweep"])
-    for number, point in enumerate(points, 1):
-        name = point_name(point)
-        click.echo(f"sweep {task['name']} [{number}/{len(points)}] {name}", err=True)
-        summary = train_task(apply_point(task, point), out=root / name, device=device,
-                             progress=_progress(), echo=lambda text: click.echo(text, err=True))
+    runs = expand_sweep(task)
+    for number, (point, name, run_task) in enumerate(runs, 1):
+        click.echo(f"sweep {task['name']} [{number}/{len(runs)}] {name}", err=True)
+        summary = train_task(run_task, out=root / name, device=device, progress=_progress(),
+                             echo=lambda text: click.echo(text, err=True))
         summaries.append({"point": point, **summary})
-        split = "test" if summary.get("test") else "validation"
         rows[name] = summary.get(split)
-    split = "test" if summaries and summaries[0].get("test") else "validation"
     result = {"task": task["name"], "split": split, "sweep": task["sweep"],
               "runs": [{"point": s["point"], "run_dir": s["run_dir"],
                         "metrics": s.get(split), "wall_seconds": s["wall_seconds"],
@@ -122,16 +95,15 @@ def _run_sweep(task: dict, out, device) -> dict:
 @click.option("--device", type=DEVICE, default=None, help="default: the task's train.device")
 def train_command(file, task_name, out, sets, device):
     """Train and evaluate the tasks of FILE; each run fills a run directory."""
-    with clean_errors():
-        tasks = load_tasks(file, task_name, parse_sets(sets))
-        for task in tasks:
-            target = out
-            if out and len(tasks) > 1:
-                target = str(Path(out) / task["name"])
-            if task.get("sweep"):
-                _run_sweep(task, target, device)
-            else:
-                _run_one(task, target, device)
+    tasks = load_tasks(file, task_name, parse_sets(sets))
+    for task in tasks:
+        target = out
+        if out and len(tasks) > 1:
+            target = str(Path(out) / task["name"])
+        if task.get("sweep"):
+            _run_sweep(task, target, device)
+        else:
+            _run_one(task, target, device)
 
 
 @click.command("eval")
@@ -148,14 +120,13 @@ def eval_command(file, checkpoint, task_name, split, sets, device):
     """Evaluate a trained checkpoint on FILE's data; print the metrics table."""
     from ..train.checkpoint import read_checkpoint_task
     from ..train.inference import evaluate_checkpoint
-    with clean_errors():
-        saved = read_checkpoint_task(checkpoint)
-        task = load_tasks(file, task_name or saved["name"], parse_sets(sets))[0]
-        name, _, result = evaluate_checkpoint(task, checkpoint, split=split, device=device,
-                                              progress=_progress())
-        click.echo(f"task {task['name']} on {name} ({result.examples} examples, "
-                   f"{result.examples_per_second:.1f} examples/s)")
-        _print_table({name: result.metrics})
+    saved = read_checkpoint_task(checkpoint)
+    task = load_tasks(file, task_name or saved["name"], parse_sets(sets))[0]
+    name, _, result = evaluate_checkpoint(task, checkpoint, split=split, device=device,
+                                          progress=_progress())
+    click.echo(f"task {task['name']} on {name} ({result.examples} examples, "
+               f"{result.examples_per_second:.1f} examples/s)")
+    _print_table({name: result.metrics})
 
 
 @click.command("predict")
@@ -175,30 +146,31 @@ def predict_command(file, checkpoint, texts, input_path, output, device):
     from ..train.checkpoint import read_checkpoint_task
     from ..train.inference import (load_for_inference, predict_table, read_input,
                                    table_from_texts, template_fields)
-    from ..train.rundir import write_tsv
-    with clean_errors():
-        if bool(texts) == bool(input_path):
-            raise DataError("give either --text (one or more) or --input FILE")
-        saved = read_checkpoint_task(checkpoint)
-        load_tasks(file, saved["name"], None)  # FILE must still check clean and hold the task
-        model, torch_device = load_for_inference(checkpoint, device)
-        table = table_from_texts(model.task, list(texts)) if texts else read_input(input_path)
-        result = predict_table(model, torch_device, table, progress=_progress())
-        fields = template_fields(model.task)
-        labels = [str(label) for label in model.labels]
-        header = [*fields, "prediction", *[f"p({label})" for label in labels]]
-        rows = [[*(row[f] for f in fields), result.predictions[i],
-                 *result.probabilities[i].tolist()] for i, row in enumerate(table.rows)]
-        if output:
-            write_tsv(Path(output), header, rows)
-            click.echo(f"wrote {len(rows)} predictions to {output}", err=True)
-        else:
-            click.echo("\t".join(header))
-            for row in rows:
-                click.echo("\t".join(f"{v:.6g}" if isinstance(v, float) else
-                                     str(v).replace("\t", " ") for v in row))
-        if result.metrics:
-            _print_table({"input": result.metrics}, err=not output)
+    from ..train.rundir import tsv_line, write_tsv
+    if bool(texts) == bool(input_path):
+        raise DataError("give either --text (one or more) or --input FILE")
+    saved = read_checkpoint_task(checkpoint)
+    load_tasks(file, saved["name"], None)  # FILE must still check clean and hold the task
+    progress = _progress()
+    model, torch_device = load_for_inference(checkpoint, device)
+    table = table_from_texts(model.task, list(texts)) if texts else read_input(input_path)
+    result = predict_table(model, torch_device, table, progress=progress)
+    fields = template_fields(model.task)
+    labels = [str(label) for label in model.labels]
+    extras = list(result.extras)
+    header = [*fields, "prediction", *extras, *[f"p({label})" for label in labels]]
+    rows = [[*(row[f] for f in fields), result.predictions[i],
+             *(result.extras[k][i] for k in extras), *result.probabilities[i].tolist()]
+            for i, row in enumerate(table.rows)]
+    if output:
+        write_tsv(Path(output), header, rows)
+        click.echo(f"wrote {len(rows)} predictions to {output}", err=True)
+    else:
+        click.echo(tsv_line(header))
+        for row in rows:
+            click.echo(tsv_line(row))
+    if result.metrics:
+        _print_table({"input": result.metrics}, err=not output)
 
 
 COMMANDS = [train_command, eval_command, predict_command]

@@ -1,14 +1,16 @@
 """The data path: read → sample → render + tokenize (batched) → cache → batches.
 
 Importing this package is light (no torch, no transformers): `Table`, `read_table`,
-`read_header`, `sample_per_label`. The tensor side is loaded on first use:
-`encode(model, rows) -> Features`, `encode_split(model, path, shots=…)`,
-`collate(features, indices=None) -> batch`, `PromptDataset`, `Renderer`, `train_batches`,
+`read_header`, `sample_per_label`, and for data-format plugins `read_text(path)` (UTF-8 with
+located errors), `first_line(path)` -> (line number, text), `split_lines(text)`. The tensor
+side is loaded on first use: `encode(model, rows) -> Features`,
+`encode_split(model, path, shots=…)`, `collate(features, indices=None) -> batch`, `PromptDataset`, `Renderer`, `train_batches`,
 `eval_batches`, `restore_order`, `label_word_ids`. See docs/data.md.
 """
 from .readers import format_for, read_header, read_table
 from .sampling import sample_per_label
-from .table import Table, did_you_mean
+from .table import Table
+from .textfile import first_line, read_text, split_lines
 
 _LAZY = {
     "encode": "api", "encode_split": "api", "renderer_for": "api", "PromptDataset": "api",
@@ -16,7 +18,7 @@ _LAZY = {
     "Features": "features",
     "Renderer": "render", "train_batches": "batching", "eval_batches": "batching",
     "restore_order": "batching", "label_word_ids": "tokens",
-    "add_demonstrations": "demonstrations", "sample_demonstrations": "demonstrations",
+    "add_demonstrations": "demonstrations",
 }
 
 
@@ -28,5 +30,5 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Table", "read_table", "read_header", "format_for", "did_you_mean",
-           "sample_per_label", *_LAZY]
+__all__ = ["Table", "read_table", "read_header", "format_for", "sample_per_label",
+           "read_text", "first_line", "split_lines", *_LAZY]

@@ -35,8 +35,10 @@ def _pieces(model) -> list:
     return pieces
 
 
-def renderer_for(model) -> Renderer:
-    """The model's Renderer, built once per template state (methods may prepend soft tokens)."""
+def renderer_for(model, pieces: list | None = None) -> Renderer:
+    """The model's Renderer, built once per template state (methods may prepend soft tokens);
+    with `pieces`, the Renderer of those pieces instead of the template's, with every other
+    setting (tokenizer, family, truncation, labels) the model's."""
     if isinstance(model, Renderer):
         return model
     task = getattr(model, "task", None) or {}
@@ -49,18 +51,21 @@ def renderer_for(model) -> Renderer:
                     label_column=(task.get("data") or {}).get("label"),
                     mask_name=(task.get("verbalizer") or {}).get("mask"),
                     decoder_start_token_id=getattr(config, "decoder_start_token_id", None))
-    pieces = _pieces(model)
+    pieces = _pieces(model) if pieces is None else pieces
     key = json.dumps([pieces, settings, model.family, id(model.tokenizer)], sort_keys=True,
                      default=str)
-    held = getattr(model, "_data_renderer", None)
-    if held is not None and held[0] == key:
-        return held[1]
-    renderer = Renderer(model.tokenizer, pieces, model.family, **settings)
-    try:
-        object.__setattr__(model, "_data_renderer", (key, renderer))
-    except (AttributeError, TypeError):
-        pass
-    return renderer
+    held = getattr(model, "_data_renderers", None)
+    if held is None:
+        held = {}
+        try:
+            object.__setattr__(model, "_data_renderers", held)
+        except (AttributeError, TypeError):
+            pass
+    if key not in held:
+        if len(held) >= 8:      # templates change rarely: a few states, never unbounded
+            held.clear()
+        held[key] = Renderer(model.tokenizer, pieces, model.family, **settings)
+    return held[key]
 
 
 def _renderer_key(renderer: Renderer, require_labels: bool) -> dict:
@@ -81,12 +86,13 @@ def _content_digest(table: Table, columns: list) -> str:
     return digest.hexdigest()
 
 
-def encode(model, rows, *, require_labels: bool = False, use_cache: bool = True) -> Features:
-    """Render + tokenize `rows` through `model`'s template and tokenizer.
+def encode(model, rows, *, require_labels: bool = False, use_cache: bool = True,
+           pieces: list | None = None) -> Features:
+    """Render + tokenize `rows` through `model`'s template (or `pieces`) and tokenizer.
 
     A Table read from a file is cached under the content of the columns it renders; rows given
     in memory (lists) are not cached."""
-    renderer = renderer_for(model)
+    renderer = renderer_for(model, pieces)
     if not (use_cache and cache.enabled() and isinstance(rows, Table) and rows.path != "<input>"):
         return renderer.encode(rows, require_labels=require_labels)
     columns = [c for c in dict.fromkeys(renderer.fields) if c in rows.columns]
@@ -151,6 +157,9 @@ class PromptDataset:
     def train_batches(self, batch_size: int, seed: int, epoch: int = 0):
         """Yield (indices, batch): shuffled with (seed, epoch), length-bucketed."""
         yield from self._collated(train_batches(self.features.lengths, batch_size, seed, epoch))
+
+    def num_eval_batches(self, batch_size: int) -> int:
+        return -(-len(self.features) // int(batch_size))
 
     def eval_batches(self, batch_size: int):
         """Yield (indices, batch), longest rows first; use `restore_order` on the outputs."""

@@ -3,7 +3,8 @@ labelled rows rendered through the same template with their label word in the ma
 
     pieces, table = add_demonstrations(pieces, table, pool, picks, label_words, label_column)
 
-`picks[i]` lists the pool rows shown before query row i (see `sample_demonstrations`). The new
+`picks[i]` lists the pool rows shown before query row i (drawn by the runtime's
+`Demonstrations.picks`). The new
 pieces render each demonstration's fields from columns `__demo{d}__{field}` that are added to
 the rows; soft tokens are left out of demonstrations, and demonstration fields are always
 shortenable, so truncation cuts them (longest first) before anything of the query that is not
@@ -11,26 +12,7 @@ shortenable, so truncation cuts them (longest first) before anything of the quer
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..errors import DataError
 from .table import Table
-
-
-def sample_demonstrations(pool: Table, n_queries: int, k: int, seed: int,
-                          same_table: bool = False) -> list:
-    """For each of `n_queries` rows, `k` distinct pool row indices drawn with `seed` (when the
-    queries are the pool itself, a row is never its own demonstration)."""
-    need = k + (1 if same_table else 0)
-    if len(pool) < need:
-        raise DataError(f"demonstrations: {k} needs at least {need} rows to draw from, the file "
-                        f"has {len(pool)}", pool.path)
-    rng = np.random.default_rng(int(seed))
-    picks = []
-    for i in range(n_queries):
-        draw = rng.choice(len(pool), size=need, replace=False).tolist()
-        picks.append([j for j in draw if not (same_table and j == i)][:k])
-    return picks
 
 
 def demonstration_pieces(pieces: list, k: int) -> list:

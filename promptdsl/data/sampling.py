@@ -26,3 +26,14 @@ def sample_per_label(table: Table, label_column: str, shots: int, seed: int,
                             f"file has {len(pool)}", table.path)
         chosen.extend(np.asarray(pool)[rng.choice(len(pool), size=shots, replace=False)].tolist())
     return table.subset(sorted(chosen))
+
+
+def take_rows(table: Table, count: int | None, how: str, seed: int) -> Table:
+    """At most `count` rows of `table` (None: all): the first ones (`how="first"`), or a sample
+    drawn with `seed` (`"sample"`) that keeps the file order."""
+    if count is None or count >= len(table):
+        return table
+    if how == "first":
+        return table.subset(range(int(count)))
+    rng = np.random.default_rng(int(seed))
+    return table.subset(sorted(rng.choice(len(table), size=int(count), replace=False).tolist()))

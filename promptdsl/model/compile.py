@@ -24,14 +24,14 @@ def special_token_ids(tokenizer) -> set:
 def build_verbalizer(model: PromptModel):
     spec_ir = model.task["verbalizer"]
     kinds = get_registry().verbalizers
-    spec = kinds.get(spec_ir.get("kind") or "manual")
+    spec = kinds.get(spec_ir["kind"])
     if spec is None:
-        raise PluginError(f"unknown verbalizer kind `{spec_ir.get('kind')}`; known kinds: "
+        raise PluginError(f"unknown verbalizer kind `{spec_ir['kind']}`; known kinds: "
                           f"{', '.join(sorted(kinds)) or '(none loaded)'}")
     context = VerbalizerContext(
-        task=model.task, spec=spec_ir, options=dict(spec_ir.get("options") or {}),
+        task=model.task, spec=spec_ir, options=dict(spec_ir["options"]),
         labels=[entry["label"] for entry in spec_ir["labels"]],
-        words=[list(entry.get("words") or []) for entry in spec_ir["labels"]],
+        words=[list(entry["words"]) for entry in spec_ir["labels"]],
         tokenizer=model.tokenizer, backbone=model.backbone, family=model.family,
         model_name=model.task["model"], mask_space=model.renderer().mask_space, model=model)
     return spec.build(context)
@@ -39,15 +39,15 @@ def build_verbalizer(model: PromptModel):
 
 def assemble(task: dict, tokenizer, backbone, family: str) -> PromptModel:
     """The PromptModel of `task` over an already loaded backbone (methods not applied)."""
-    if not task["verbalizer"].get("labels"):
+    if not task["verbalizer"]["labels"]:
         raise ModelError("the verbalizer has no labels")
     template_ir = task["template"]
-    template = CompiledTemplate(template_ir.get("text", ""), template_ir["pieces"], tokenizer,
+    template = CompiledTemplate(template_ir["text"], template_ir["pieces"], tokenizer,
                                 family, task["model"])
     embeddings = backbone.get_input_embeddings().weight
     soft_prompt = SoftPrompt(embeddings.shape[1], dtype=embeddings.dtype,
                              device=embeddings.device)
-    generator = torch.Generator().manual_seed(int(task["train"].get("seed") or 0))
+    generator = torch.Generator().manual_seed(int(task["train"]["seed"]))
     specials = special_token_ids(tokenizer)
 
     def grow(inits):
@@ -63,15 +63,22 @@ def assemble(task: dict, tokenizer, backbone, family: str) -> PromptModel:
     return model
 
 
-def apply_methods(model: PromptModel) -> None:
-    methods = get_registry().methods
-    for method in model.task.get("methods") or []:
-        spec = methods.get(method["name"])
+def method_specs(task: dict) -> list:
+    """[(MethodSpec, options)] of the task's methods, in file order."""
+    specs = get_registry().methods
+    out = []
+    for method in task["methods"]:
+        spec = specs.get(method["name"])
         if spec is None:
-            raise PluginError(f"unknown method `{method['name']}`; known methods: "
-                              f"{', '.join(sorted(methods)) or '(none loaded)'}")
-        spec.apply(model, dict(method.get("options") or {}))
-    model.methods_applied = True
+            known = ", ".join(sorted(specs)) or "(none loaded)"
+            raise PluginError(f"unknown method `{method['name']}`; known methods: {known}")
+        out.append((spec, dict(method["options"])))
+    return out
+
+
+def apply_methods(model: PromptModel) -> None:
+    for spec, options in method_specs(model.task):
+        spec.apply(model, options)
 
 
 def compile_task(task: dict, device=None, apply: bool = True, meta: bool = False) -> PromptModel:

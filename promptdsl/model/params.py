@@ -1,5 +1,5 @@
 """Trainable-parameter accounting: what trains, what the whole graph holds, what a checkpoint
-of the trainable tensors weighs. `estimate(task)` answers without loading weights (the backbone
+of the trainable tensors weighs. `describe(task)` answers without loading weights (the backbone
 is built on the meta device from its config), for `promptc check`."""
 from __future__ import annotations
 
@@ -35,11 +35,6 @@ def count(model) -> ParameterCount:
     return ParameterCount(trainable, total, size)
 
 
-def estimate(task: dict) -> ParameterCount:
-    """Counts for a task without reading weights: compile it on the meta device."""
-    return describe(task)[0]
-
-
 def trainable_groups(model) -> dict:
     """{parameter name with layer numbers as `*`: trainable parameters}, so a user sees *what*
     trains ("backbone.model.layers.*.self_attn.q_proj.lora_A.default.weight"), not only how much."""
@@ -56,25 +51,6 @@ def describe(task: dict) -> tuple:
     from .compile import compile_task
     model = compile_task(task, meta=True)
     return count(model), trainable_groups(model)
-
-
-def backbone_total(config: dict) -> int:
-    """Parameters of the backbone described by a config dict (from `model_config(name)`): built
-    on the meta device, so neither weights nor tokenizer are needed (tied tensors counted once)."""
-    import torch
-    import transformers
-
-    from ..errors import ModelError
-    from .backbone import AUTO_CLASS, family_of
-    config = dict(config)
-    model_type = config.pop("model_type", None)
-    if not model_type:
-        raise ModelError("the model's config has no model_type")
-    family = family_of(model_type, {**config, "model_type": model_type})
-    hf_config = transformers.AutoConfig.for_model(model_type, **config)
-    with torch.device("meta"):
-        model = getattr(transformers, AUTO_CLASS[family]).from_config(hf_config)
-    return sum(p.numel() for p in model.parameters())
 
 
 def human_bytes(n: int) -> str:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..families import CAUSAL, MLM, SEQ2SEQ
+from .. import families
 
 
 class PromptModel(nn.Module):
@@ -26,7 +26,9 @@ class PromptModel(nn.Module):
         # methods may add keyword arguments to the backbone call (e.g. past_key_values for
         # prefix-tuning): each hook is fn(batch, kwargs) and edits kwargs in place
         self.backbone_kwargs_hooks: list = []
-        self.methods_applied = False
+        # a method that scores rows its own way (chain of thought) sets this in `apply`:
+        # row_scorer(rows, **map_rows options) -> (scores [N, L], {column: [value per row]})
+        self.row_scorer = None
 
     # ---------------------------------------------------------------- structure
     def hf_model(self):
@@ -40,11 +42,7 @@ class PromptModel(nn.Module):
         return model
 
     def _read_module(self):
-        model = self.hf_model()
-        if self.family == SEQ2SEQ:
-            return model.get_decoder()
-        base = model.base_model
-        return None if base is model else base
+        return families.get(self.family).read_module(self.hf_model())
 
     def transformer_layers(self) -> list:
         """The backbone's transformer blocks in order (encoder blocks, then decoder blocks)."""
@@ -67,6 +65,13 @@ class PromptModel(nn.Module):
         return found
 
     @property
+    def family_rules(self):
+        """The `promptdsl.families.Family` of this model: what its family means (where the
+        prediction is read, padding side, placement rule …)."""
+        from ..families import get
+        return get(self.family)
+
+    @property
     def device(self) -> torch.device:
         return self.backbone.get_input_embeddings().weight.device
 
@@ -76,17 +81,19 @@ class PromptModel(nn.Module):
         from ..data.api import renderer_for
         return renderer_for(self)
 
-    def encode(self, rows, labels: bool | None = None):
+    def encode(self, rows, labels: bool | None = None, pieces: list | None = None):
         """Render + tokenize rows (a Table, dicts, or plain strings for a one-field template)
         into Features (promptdsl.data). Labels are read when the label column is there;
-        `labels=True` requires them, `labels=False` ignores a label key in row dicts."""
+        `labels=True` requires them, `labels=False` ignores a label key in row dicts.
+        `pieces` renders other template pieces than the model's own (chain of thought's
+        stages), with this model's tokenizer and settings, without demonstrations."""
         from ..data.api import encode
         if labels is False:
-            rows = _without_labels(rows, self.task["data"].get("label"))
+            rows = _without_labels(rows, self.task["data"]["label"])
         demonstrations = getattr(self, "demonstrations", None)  # set by the prepare phase
-        if demonstrations is not None:
+        if demonstrations is not None and pieces is None:
             return demonstrations.encode(rows, require_labels=bool(labels))
-        return encode(self, rows, require_labels=bool(labels))
+        return encode(self, rows, require_labels=bool(labels), pieces=pieces)
 
     def collate(self, features, indices=None) -> dict:
         from ..data.collator import collate
@@ -109,13 +116,7 @@ class PromptModel(nn.Module):
         attention = batch["attention_mask"]
         kwargs = {"inputs_embeds": self.input_embeddings(batch), "attention_mask": attention,
                   "return_dict": True}
-        if self.family != MLM:
-            kwargs["use_cache"] = False     # one forward pass: no key/value cache to build
-        if self.family == CAUSAL:
-            # left padding: positions count real tokens only
-            kwargs["position_ids"] = (attention.long().cumsum(-1) - 1).clamp(min=0)
-        if self.family == SEQ2SEQ:
-            kwargs["decoder_input_ids"] = batch["decoder_input_ids"]
+        kwargs.update(families.get(self.family).backbone_kwargs(batch))
         for hook in self.backbone_kwargs_hooks:
             hook(batch, kwargs)
         return kwargs
@@ -128,7 +129,7 @@ class PromptModel(nn.Module):
         if module is None:  # no separate base model: project everything, then pick
             out = self.backbone(**kwargs, output_hidden_states=True)
             rows = torch.arange(positions.shape[0], device=positions.device)
-            hidden = (out.decoder_hidden_states if self.family == SEQ2SEQ else out.hidden_states)[-1]
+            hidden = families.get(self.family).last_hidden_state(out)
             return out.logits[rows, positions], hidden[rows, positions]
         picked = {}
 
@@ -169,22 +170,11 @@ class PromptModel(nn.Module):
         return out
 
     # ---------------------------------------------------------------- prediction
-    @torch.no_grad()
     def scores(self, rows, batch_size: int | None = None) -> torch.Tensor:
-        """[N, L] label scores for rows, in row order."""
-        from ..data.batching import eval_batches
-        features = self.encode(rows, labels=False)
-        batch_size = batch_size or int(self.task["train"].get("eval_batch_size") or 32)
-        was_training = self.training
-        self.eval()
-        out = torch.empty(len(features), len(self.labels))
-        try:
-            for indices in eval_batches(features.lengths, batch_size):
-                batch = {k: v.to(self.device) for k, v in self.collate(features, indices).items()}
-                out[torch.as_tensor(indices)] = self(batch)["logits"].float().cpu()
-        finally:
-            self.train(was_training)
-        return out
+        """[N, L] label scores for rows, in row order (through a method's `row_scorer` when
+        one is installed, e.g. chain of thought)."""
+        from .rows import score_rows
+        return score_rows(self, rows, batch_size=batch_size)[0]
 
     def predict(self, texts_or_rows, batch_size: int | None = None) -> list:
         """Label values predicted for plain texts (one-field templates) or row dicts."""
@@ -193,7 +183,6 @@ class PromptModel(nn.Module):
         scores = self.scores(texts_or_rows, batch_size)
         return [self.labels[i] for i in scores.argmax(-1).tolist()]
 
-    @torch.no_grad()
     def calibrate(self, rows=None, batch_size: int | None = None) -> None:
         """Set the verbalizer's calibration (when its `calibrate` option asks for one):
         `contextual` averages the word probabilities on content-free inputs (every field "N/A",
@@ -201,25 +190,14 @@ class PromptModel(nn.Module):
         verbalizer = self.verbalizer
         if not getattr(verbalizer, "needs_calibration", False):
             return
-        from ..data.batching import eval_batches
+        from .rows import map_rows
         verbalizer.set_calibration(None)
         if verbalizer.calibration_mode == "contextual" or rows is None:
             fields = list(dict.fromkeys(self.renderer().fields))
             rows = [{f: value for f in fields} for value in ("N/A", "")]
-        features = self.encode(rows, labels=False)
-        batch_size = batch_size or int(self.task["train"].get("eval_batch_size") or 32)
-        was_training = self.training
-        self.eval()
-        total, n = None, 0
-        try:
-            for indices in eval_batches(features.lengths, batch_size):
-                batch = {k: v.to(self.device) for k, v in self.collate(features, indices).items()}
-                probs = verbalizer.word_probabilities(*self.read(batch)).sum(0)
-                total = probs if total is None else total + probs
-                n += len(indices)
-        finally:
-            self.train(was_training)
-        verbalizer.set_calibration(total / n)
+        probs = map_rows(self, rows, lambda batch: verbalizer.word_probabilities(*self.read(batch)),
+                         batch_size=batch_size)
+        verbalizer.set_calibration(probs.mean(0).to(self.device))
 
     # ---------------------------------------------------------------- checkpoints
     def trainable_state_dict(self) -> dict:

@@ -4,21 +4,7 @@ Used by training and by checkpoint loading alike, so a checkpoint is rebuilt exa
 trained."""
 from __future__ import annotations
 
-from ..errors import PluginError
-from ..registry import get_registry
-
-
-def method_specs(task: dict) -> list:
-    """[(MethodSpec, options)] of the task's methods, in file order."""
-    specs = get_registry().methods
-    out = []
-    for method in task.get("methods") or []:
-        spec = specs.get(method["name"])
-        if spec is None:
-            known = ", ".join(sorted(specs)) or "(none loaded)"
-            raise PluginError(f"unknown method `{method['name']}`; known methods: {known}")
-        out.append((spec, dict(method.get("options") or {})))
-    return out
+from ..model.compile import method_specs
 
 
 def trains(task: dict) -> bool:
@@ -28,10 +14,6 @@ def trains(task: dict) -> bool:
 
 
 def build_model(task: dict):
-    """The PromptModel of `task`, methods applied."""
+    """The PromptModel of `task`, methods applied (compile_task applies them in file order)."""
     from ..model.compile import compile_task
-    model = compile_task(task)
-    if not getattr(model, "methods_applied", False):
-        for spec, options in method_specs(task):
-            spec.apply(model, options)
-    return model
+    return compile_task(task)

@@ -2,9 +2,18 @@
 task IR that rebuilds everything else (compile the IR again, apply its methods, load the tensors).
 
     checkpoint/task.json               the task IR the graph is built from
-    checkpoint/trainable.safetensors   PromptModel.trainable_state_dict()
-    checkpoint/checkpoint.json         format, version, tensor names, aliases of tied tensors
+    checkpoint/trainable.safetensors   PromptModel.trainable_state_dict(), less what methods stored
+    checkpoint/checkpoint.json         format, version, tensor names, aliases of tied tensors,
+                                       which tensors each method stored itself
     checkpoint/<whatever a method's MethodSpec.save writes>
+
+Every tensor is stored once: a method whose `save` writes some of the trainable tensors in its own
+format (lora: a peft adapter folder) returns their names, they are left out of
+trainable.safetensors, and its `load` gives them back.
+
+An ensemble checkpoint (`save_ensemble`) holds no tensors of its own: `members/<name>/` are
+complete checkpoints and checkpoint.json lists them with their weights; `load_checkpoint` returns
+an `Ensemble`.
 """
 from __future__ import annotations
 
@@ -13,12 +22,12 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .. import __version__
 from ..errors import PromptdslError
 from ..registry import get_registry
-from .rundir import dumps
+from .rundir import dumps, write_safetensors, write_text
 
 FORMAT = 1
 TENSORS = "trainable.safetensors"
@@ -44,23 +53,47 @@ def _dedupe(state: dict) -> tuple[dict, dict]:
     return unique, aliases
 
 
+def _method_specs(task: dict) -> list:
+    """[(MethodSpec, options)] of the task's methods (unknown names fail in build_model)."""
+    methods = get_registry().methods
+    return [(methods[m["name"]], m["options"]) for m in task["methods"] if m["name"] in methods]
+
+
 def save_checkpoint(model, directory) -> int:
     """Write the checkpoint of `model` into `directory`; return its size in bytes."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     task = model.task
-    unique, aliases = _dedupe(model.trainable_state_dict())
-    save_file(unique, str(directory / TENSORS), metadata={"format": str(FORMAT)})
-    (directory / TASK).write_text(dumps(task, indent=2) + "\n", encoding="utf-8")
-    methods = get_registry().methods
-    for method in task.get("methods") or []:
-        spec = methods.get(method["name"])
-        if spec is not None and spec.save is not None:
-            spec.save(model, method.get("options") or {}, directory)
-    meta = {"format": FORMAT, "promptdsl": __version__, "task": task.get("name"),
-            "model": task.get("model"), "labels": [str(label) for label in model.labels],
-            "tensors": sorted(unique), "aliases": aliases}
-    (directory / META).write_text(dumps(meta, indent=2) + "\n", encoding="utf-8")
+    state = model.trainable_state_dict()
+    stored_by = {}
+    for spec, options in _method_specs(task):
+        if spec.save is not None:
+            names = sorted(spec.save(model, options, directory) or ())
+            if names:
+                stored_by[spec.name] = names
+    stored = {name for names in stored_by.values() for name in names}
+    unique, aliases = _dedupe({k: v for k, v in state.items() if k not in stored})
+    write_safetensors(unique, directory / TENSORS, {"format": str(FORMAT)})
+    write_text(directory / TASK, dumps(task, indent=2) + "\n")
+    meta = {"format": FORMAT, "promptdsl": __version__, "task": task["name"],
+            "model": task["model"], "labels": [str(label) for label in model.labels],
+            "tensors": sorted(unique), "aliases": aliases, "stored_by": stored_by}
+    write_text(directory / META, dumps(meta, indent=2) + "\n")
+    return directory_bytes(directory)
+
+
+def save_ensemble(task: dict, members: list, weights: list, labels: list, directory) -> int:
+    """An ensemble checkpoint in `directory`: the member checkpoints already saved as
+    `directory/members/<name>/`, combined by `weights` (one per member, in order) over their
+    label scores."""
+    directory = Path(directory)
+    for name in members:
+        find_checkpoint(directory / "members" / name)   # each member is a whole checkpoint
+    write_text(directory / TASK, dumps(task, indent=2) + "\n")
+    meta = {"format": FORMAT, "promptdsl": __version__, "task": task["name"],
+            "model": task["model"], "labels": [str(label) for label in labels],
+            "ensemble": {"members": list(members), "weights": [float(w) for w in weights]}}
+    write_text(directory / META, dumps(meta, indent=2) + "\n")
     return directory_bytes(directory)
 
 
@@ -72,7 +105,8 @@ def find_checkpoint(path) -> Path:
     """The checkpoint folder for `path`: a checkpoint folder itself or a run directory."""
     path = Path(path)
     for candidate in (path, path / "checkpoint"):
-        if (candidate / TENSORS).is_file() and (candidate / TASK).is_file():
+        if (candidate / TASK).is_file() and ((candidate / TENSORS).is_file() or
+                                             (candidate / META).is_file()):
             return candidate
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint or run directory")
@@ -88,17 +122,30 @@ def read_checkpoint_task(path) -> dict:
         raise CheckpointError(f"{folder / TASK}: cannot be read: {exc}") from exc
 
 
+def read_meta(folder: Path) -> dict:
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8")) \
+            if (folder / META).is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / META}: cannot be read: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{folder / META}: not a checkpoint description (a JSON object)")
+    return meta
+
+
 def load_trainable(model, path) -> None:
     """Load a checkpoint's tensors into an already built `model` (same task, methods applied)."""
     folder = find_checkpoint(path)
+    meta = read_meta(folder)
     try:
         state = load_file(str(folder / TENSORS))
-        meta = json.loads((folder / META).read_text(encoding="utf-8")) \
-            if (folder / META).is_file() else {}
     except (OSError, ValueError, SafetensorError) as exc:
         raise CheckpointError(f"{folder}: the checkpoint cannot be read: {exc}") from exc
     for alias, name in (meta.get("aliases") or {}).items():
         state[alias] = state[name]
+    for spec, options in _method_specs(model.task):
+        if spec.name in (meta.get("stored_by") or {}) and spec.load is not None:
+            state.update(spec.load(model, options, folder))
     expected = set(model.trainable_state_dict())
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
     if missing or unexpected:
@@ -120,11 +167,16 @@ def load_trainable(model, path) -> None:
 
 
 def load_checkpoint(path, device=None):
-    """Rebuild the PromptModel of a checkpoint: compile its task, apply methods, load tensors."""
+    """Rebuild the PromptModel of a checkpoint: compile its task, apply methods, load tensors
+    (an ensemble checkpoint gives an `Ensemble` of its members)."""
     from .build import build_model
-    task = read_checkpoint_task(path)
+    folder = find_checkpoint(path)
+    meta = read_meta(folder)
+    if meta.get("ensemble"):
+        return _load_ensemble(folder, meta, device)
+    task = read_checkpoint_task(folder)
     model = build_model(task)
-    load_trainable(model, path)
+    load_trainable(model, folder)
     from .prepare import restore_demonstrations
     restore_demonstrations(model)
     if device is not None:
@@ -133,5 +185,13 @@ def load_checkpoint(path, device=None):
     return model
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_trainable", "find_checkpoint",
-           "read_checkpoint_task", "CheckpointError"]
+def _load_ensemble(folder: Path, meta: dict, device):
+    from ..model.ensemble import Ensemble
+    spec = meta["ensemble"]
+    members = {name: load_checkpoint(folder / "members" / name, device)
+               for name in spec["members"]}
+    return Ensemble(read_checkpoint_task(folder), members, spec["weights"])
+
+
+__all__ = ["save_checkpoint", "save_ensemble", "load_checkpoint", "load_trainable",
+           "find_checkpoint", "read_checkpoint_task", "CheckpointError"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.demonstrations import add_demonstrations
-from ..data.render import Renderer, as_table
+from ..data.api import renderer_for
+from ..data.render import as_table
 from ..errors import DataError
 
 
@@ -49,19 +50,10 @@ class Demonstrations:
             out.append([chosen[j] for j in rng.permutation(len(chosen)).tolist()])
         return out
 
-    def renderer(self, pieces: list) -> Renderer:
-        """A Renderer like the model's own, for the pieces with demonstrations."""
-        base = self.model.renderer()
-        config = self.model.hf_model().config
-        return Renderer(self.model.tokenizer, pieces, self.model.family,
-                        max_length=base.max_length, labels=base.labels,
-                        label_column=base.label_column, mask_name=base.mask_name,
-                        decoder_start_token_id=getattr(config, "decoder_start_token_id", None))
-
     def encode(self, rows, require_labels: bool = False):
         """Features of `rows` with the demonstrations in front (see PromptModel.encode)."""
         table = as_table(rows, self.model.renderer().fields)
         pieces, table = add_demonstrations(self.model.template.pieces, table, self.pool,
                                            self.picks(table), self.label_words(),
                                            self.label_column)
-        return self.renderer(pieces).encode(table, require_labels=require_labels)
+        return renderer_for(self.model, pieces).encode(table, require_labels=require_labels)

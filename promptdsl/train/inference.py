@@ -11,7 +11,7 @@ from .trainer import Trainer
 
 def _trainer(model, task, device, progress) -> Trainer:
     return Trainer(model, task, device,
-                   autocast_dtype=autocast_dtype(task["train"].get("precision"), device),
+                   autocast_dtype=autocast_dtype(task["train"]["precision"], device),
                    progress=progress)
 
 
@@ -27,26 +27,22 @@ def evaluate_checkpoint(task: dict, checkpoint, *, split: str | None = None,
 
     The graph comes from the checkpoint; the data from `task`, so a file may point a trained
     model at other data with the same labels. Returns (split name, Table, EvalResult)."""
-    model, torch_device = load_for_inference(checkpoint, device or task["train"].get("device"))
+    model, torch_device = load_for_inference(checkpoint, device or task["train"]["device"])
     if [str(x) for x in model.labels] != [l["label"] for l in task["verbalizer"]["labels"]]:
         raise CheckpointError(f"{checkpoint}: the checkpoint's labels "
                               f"({', '.join(map(str, model.labels))}) differ from task "
                               f"`{task['name']}`'s")
-    names = [split] if split else ["test", "validation"]
-    for name in names:
-        table = splits.read_split(task, name)
-        if table is not None:
-            break
-    else:
-        raise DataError(f"the task has no data.{' or data.'.join(names)} to evaluate on",
-                        task.get("file"))
+    name = splits.final_split_name(task, split)
+    table = splits.read_split(task, name)
     encoded = splits.EncodedSplit(name, model, table)
     result = _trainer(model, model.task, torch_device, progress).evaluate(encoded, desc=name)
     return name, table, result
 
 
 def template_fields(task: dict) -> list:
-    return list(dict.fromkeys(p["name"] for p in task["template"]["pieces"]
+    """The fields the task's template(s) read, in order of first use."""
+    templates = [task["template"], *(task["templates"] or {}).values()]
+    return list(dict.fromkeys(p["name"] for t in templates for p in t["pieces"]
                               if p["type"] == "field"))
 
 

@@ -5,7 +5,7 @@ unlabelled rows, `auto` searches label words on the training rows, `proto` start
 prototypes from them, and calibration (any kind, `calibrate: contextual | prior`) divides by a
 prior prediction. In-context demonstrations (`data.demonstrations: K`) are attached here too.
 
-    prepare_model(model, run_context)
+    prepare_model(model, train=…, unlabeled=…, echo=…)
 
 1. demonstrations: K rows per label from the (few-shot) train rows, drawn with
    `data.sample_seed`, shown before every query (see `Demonstrations`);
@@ -42,32 +42,12 @@ class PrepareContext:
     model: object
     train: object = None
     unlabeled: object = None
-    batch_size: int = 32
     echo: object = field(default=print)
 
     def map_mask(self, rows, fn) -> torch.Tensor:
-        from ..data.batching import eval_batches
+        from ..model.rows import map_rows
         model = self.model
-        features = model.encode(rows, labels=False)
-        was_training = model.training
-        model.eval()
-        outputs, order = [], []
-        try:
-            with torch.no_grad():
-                for indices in eval_batches(features.lengths, self.batch_size):
-                    batch = {k: v.to(model.device) for k, v in
-                             model.collate(features, indices).items()}
-                    logits, hidden = model.read(batch)
-                    outputs.append(fn(logits.float(), hidden.float()).float().cpu())
-                    order.extend(indices)
-        finally:
-            model.train(was_training)
-        if not outputs:
-            return torch.empty(0)
-        result = torch.cat(outputs)
-        restored = torch.empty_like(result)
-        restored[torch.as_tensor(order)] = result
-        return restored
+        return map_rows(model, rows, lambda batch: fn(*(t.float() for t in model.read(batch))))
 
     def label_indices(self, table) -> torch.Tensor:
         from ..data.labels import label_indices
@@ -75,33 +55,26 @@ class PrepareContext:
         return torch.as_tensor(label_indices(table, self.task["data"]["label"], labels))
 
 
-def prepare_model(model, run_context=None, *, train=None, unlabeled=None, echo=None) -> None:
-    """Run the prepare phase on `model`. `run_context` (promptdsl.train.runner.RunContext)
-    supplies the tables; without one, pass `train` / `unlabeled` Tables directly."""
-    if run_context is not None:
-        train = run_context.table("train")
-        unlabeled = run_context.table("unlabeled")
-        echo = echo or run_context.echo
-    task = model.task
-    context = PrepareContext(task, model, train, unlabeled,
-                             int(task["train"].get("eval_batch_size") or 32), echo or print)
+def prepare_model(model, *, train=None, unlabeled=None, echo=None) -> None:
+    """Run the prepare phase on `model` with the run's `train` / `unlabeled` Tables (or None)."""
+    context = PrepareContext(model.task, model, train, unlabeled, echo or print)
     attach_demonstrations(model, train)
     verbalizer = model.verbalizer
     if hasattr(verbalizer, "prepare"):
         verbalizer.prepare(model, context)
-    if getattr(verbalizer, "needs_calibration", False):
+    if getattr(verbalizer, "needs_calibration", False):  # kinds that do not subclass Verbalizer
         calibrate(model, context)
 
 
 def attach_demonstrations(model, train) -> None:
     """Give `model` its in-context demonstrations when `data.demonstrations` asks for them."""
     task = model.task
-    k = int(task["data"].get("demonstrations") or 0)
+    k = int(task["data"]["demonstrations"])
     if not k:
         return
     if train is None:
         raise DataError("data.demonstrations needs data.train to draw the examples from",
-                        task.get("file"))
+                        task["file"])
     from .demonstrations import Demonstrations
     model.demonstrations = Demonstrations(model, train, k, int(task["data"]["sample_seed"]))
 
@@ -109,7 +82,7 @@ def attach_demonstrations(model, train) -> None:
 def restore_demonstrations(model) -> None:
     """After loading a checkpoint: draw the same demonstrations again from the task's train
     data (they are a function of the data and `data.sample_seed`, not stored)."""
-    if int(model.task["data"].get("demonstrations") or 0):
+    if int(model.task["data"]["demonstrations"]):
         from . import splits
         train = splits.read_split(model.task, "train")
         attach_demonstrations(model, splits.few_shot(model.task, train))
@@ -124,5 +97,5 @@ def calibrate(model, context: PrepareContext) -> None:
         if rows is None:
             raise DataError("`calibrate: prior` averages the model's predictions over "
                             "data.unlabeled (or data.train): the task has neither",
-                            model.task.get("file"))
-    model.calibrate(rows, batch_size=context.batch_size)
+                            model.task["file"])
+    model.calibrate(rows)

@@ -81,12 +81,7 @@ class RunDir:
         return self.path / "checkpoint"
 
     def _write_text(self, name: str, text: str) -> Path:
-        # write then rename, so an interrupted write never leaves half a file behind
-        target = self.path / name
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-        return target
+        return write_text(self.path / name, text)
 
     def write_task(self, task: dict) -> Path:
         return self._write_text("task.json", dumps(task, indent=2) + "\n")
@@ -107,20 +102,56 @@ class RunDir:
         return write_tsv(self.path / "predictions.tsv", header, rows)
 
 
+def _file_mode() -> int:
+    """The mode a plain `open(…, "w")` gives under the current umask (safetensors writes 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _replace(tmp: Path, target: Path) -> Path:
+    os.chmod(tmp, _file_mode())
+    os.replace(tmp, target)
+    return target
+
+
+def write_text(path, text: str) -> Path:
+    """Write then rename, so an interrupted write never leaves half a file behind."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    return _replace(tmp, target)
+
+
+def write_safetensors(tensors: dict, path, metadata: dict | None = None) -> Path:
+    """safetensors, written like every other run file (atomic, the usual permissions)."""
+    from safetensors.torch import save_file
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    return _replace(tmp, target)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_cell(value) -> str:
+    """One TSV cell: floats in 6 significant digits; backslash, tab, newline and carriage
+    return written as the escapes `\\`, `\t`, `\n`, `\r` (docs/cli.md), so every row is
+    one line with the header's number of cells, whatever the text."""
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return text.translate(_ESCAPES)
+
+
+def tsv_line(values) -> str:
+    return "\t".join(tsv_cell(v) for v in values)
+
+
 def write_tsv(path: Path, header: list[str], rows) -> Path:
-    """A TSV without quoting, like the data files: tabs and newlines inside cells become spaces."""
-    def cell(value) -> str:
-        text = f"{value:.6g}" if isinstance(value, float) else str(value)
-        return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write("\t".join(cell(h) for h in header) + "\n")
+        handle.write(tsv_line(header) + "\n")
         for row in rows:
-            handle.write("\t".join(cell(v) for v in row) + "\n")
-    os.replace(tmp, path)
-    return Path(path)
-
-
-def read_json(path: Path) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+            handle.write(tsv_line(row) + "\n")
+    return _replace(tmp, target)

@@ -1,7 +1,11 @@
 """One run of one task: compile, read and encode the data, train (unless the methods say
 evaluate only), evaluate, and fill the run directory. `promptc train` is a thin shell over
-`train_task`; a method with its own `run` (PET, chain of thought) gets a `RunContext` instead of
-the standard loop."""
+`train_task`; a method with its own `run` (PET) gets the same `RunContext` the standard loop uses.
+
+Nothing is written before everything that can be checked has been: the run directory is created
+the first time something is written to it, so an error while reading data, building models or
+validating a method's options leaves nothing behind.
+"""
 from __future__ import annotations
 
 import time
@@ -10,22 +14,14 @@ from pathlib import Path
 
 import torch
 
-from ..errors import DataError, PromptdslError
+from ..errors import DataError
+from ..model.params import count
 from . import build, splits
-from .checkpoint import save_checkpoint
+from .checkpoint import save_checkpoint, save_ensemble
 from .prepare import prepare_model
 from .rundir import RunDir, RunDirError, default_run_dir
 from .seeding import autocast_dtype, resolve_device, seed_everything
 from .trainer import EvalResult, Trainer
-
-
-def count_parameters(model) -> dict:
-    total = trainable = 0
-    for parameter in model.parameters():  # tied weights are yielded once
-        total += parameter.numel()
-        if parameter.requires_grad:
-            trainable += parameter.numel()
-    return {"trainable": trainable, "total": total}
 
 
 def check_run_dir_free(path) -> None:
@@ -37,83 +33,111 @@ def check_run_dir_free(path) -> None:
 
 @dataclass
 class RunContext:
-    """What a run hands to a method's own `run(task, context)`, and what the standard loop uses.
-
-    - `task`, `device`, `rundir` (a RunDir), `progress`, `echo(text)`
-    - `build_model(task=None)`: a fresh PromptModel (methods applied) of `task` (default: this run's)
-    - `table(split)`: the read Table of `train | validation | test | unlabeled` (train few-shot
-      sampled when the task says so), or None
-    - `encode(model, table, name)`: an EncodedSplit for `trainer(model).train/evaluate`
-    - `trainer(model)`: a Trainer with this run's device, precision, seed and metrics log
-    - `log(record)`: append one line to metrics.jsonl
-    - `finish(model, result, split_name, table)`: write predictions.tsv and the checkpoint
-    """
+    """What a run hands to a method's own `run(task, context)`, and what the standard loop uses
+    (the public face is `promptdsl.runtime`; members are documented in docs/plugins.md)."""
     task: dict
     device: torch.device
-    rundir: RunDir
+    run_path: Path
     progress: bool = True
     echo: object = print
     _tables: dict = field(default_factory=dict)
+    _rundir: RunDir | None = None
     checkpoint_bytes: int | None = None
 
     @property
     def seed(self) -> int:
         return int(self.task["train"]["seed"])
 
+    @property
+    def autocast(self):
+        return autocast_dtype(self.task["train"]["precision"], self.device)
+
+    @property
+    def rundir(self) -> RunDir:
+        """The run directory, created (with task.json) on first use."""
+        if self._rundir is None:
+            self._rundir = RunDir.create(self.run_path)
+            self._rundir.write_task(self.task)
+            self.echo(f"run directory: {self._rundir.path}")
+        return self._rundir
+
     def build_model(self, task: dict | None = None):
-        seed_everything(self.seed)  # soft-token and head initialisation repeat with the seed
-        return build.build_model(task or self.task)
+        """A fresh PromptModel (methods applied) of `task` (default: this run's), on the run's
+        device; soft-token and head initialisation repeat with the seed."""
+        seed_everything(self.seed)
+        return build.build_model(task or self.task).to(self.device)
+
+    def prepare(self, model) -> None:
+        """The prepare phase (demonstrations, verbalizer set-up, calibration) on this run's data."""
+        prepare_model(model, train=self.table("train"), unlabeled=self.table("unlabeled"),
+                      echo=self.echo)
 
     def table(self, split: str):
+        """The read Table of `train | validation | test | unlabeled` (train few-shot sampled,
+        every split cut to its row limit), or None."""
         if split not in self._tables:
             table = splits.read_split(self.task, split)
             self._tables[split] = splits.few_shot(self.task, table) if split == "train" else table
         return self._tables[split]
 
+    def read_all(self) -> None:
+        """Read every split now, so bad data fails before anything is written."""
+        for name in splits.SPLITS:
+            self.table(name)
+
+    def final_split(self) -> tuple:
+        """(name, Table) of the split a run is scored on: test, else validation."""
+        name = splits.final_split_name(self.task)
+        return name, self.table(name)
+
     def encode(self, model, table, name: str):
-        return splits.EncodedSplit(name, model, table, labelled=False if name == "unlabeled"
-                                   else True)
+        """An EncodedSplit of `table` through `model` (labels required except for unlabeled)."""
+        return splits.EncodedSplit(name, model, table,
+                                   labelled=False if name == "unlabeled" else True)
 
     def trainer(self, model) -> Trainer:
-        return Trainer(model, self.task, self.device,
-                       autocast_dtype=autocast_dtype(self.task["train"].get("precision"),
-                                                     self.device),
-                       log=self.log, progress=self.progress)
+        return Trainer(model, self.task, self.device, autocast_dtype=self.autocast,
+                       log=self.log, progress=self.progress, echo=self.echo)
 
     def log(self, record: dict) -> None:
+        """Append one line to metrics.jsonl."""
         self.rundir.append_metrics(record)
 
+    def write_predictions(self, labels: list, table, result: EvalResult) -> None:
+        write_predictions(self.rundir, labels, table, result, self.task["data"]["label"])
+
     def finish(self, model, result: EvalResult, table, split_name: str) -> None:
-        write_predictions(self.rundir, model, table, result, self.task["data"]["label"])
+        """predictions.tsv and the checkpoint of `model`."""
+        self.write_predictions(model.labels, table, result)
         self.checkpoint_bytes = save_checkpoint(model, self.rundir.checkpoint_dir)
 
+    def finish_ensemble(self, members: list, weights: list, result: EvalResult, table,
+                        folder=None) -> None:
+        """predictions.tsv and an ensemble checkpoint in `folder` (default: checkpoint/) whose
+        members, saved as `folder/members/<name>/` checkpoints, are combined by `weights`."""
+        labels = [entry["label"] for entry in self.task["verbalizer"]["labels"]]
+        self.write_predictions(labels, table, result)
+        size = save_ensemble(self.task, members, weights, labels,
+                             folder or self.rundir.checkpoint_dir)
+        if folder is None or Path(folder) == self.rundir.checkpoint_dir:
+            self.checkpoint_bytes = size
 
-def write_predictions(rundir: RunDir, model, table, result: EvalResult, label_column) -> None:
-    labels = [str(label) for label in model.labels]
+
+def write_predictions(rundir: RunDir, labels: list, table, result: EvalResult,
+                      label_column) -> None:
+    """predictions.tsv: source line, gold (when known), prediction, extra columns (e.g. a
+    rationale), then one probability per label."""
+    labels = [str(label) for label in labels]
     has_gold = label_column in table.columns
-    header = ["line", *(["gold"] if has_gold else []), "prediction",
+    extras = list(result.extras)
+    header = ["line", *(["gold"] if has_gold else []), "prediction", *extras,
               *[f"p({label})" for label in labels]]
     rows = []
     for i, row in enumerate(table.rows):
-        probs = result.probabilities[i].tolist()
         rows.append([table.lines[i], *([row[label_column]] if has_gold else []),
-                     result.predictions[i], *probs])
+                     result.predictions[i], *(result.extras[k][i] for k in extras),
+                     *result.probabilities[i].tolist()])
     rundir.write_predictions(header, rows)
-
-
-def _final_split(context: RunContext):
-    for name in ("test", "validation"):
-        table = context.table(name)
-        if table is not None:
-            return name, table
-    raise DataError("the task has no data.test or data.validation to evaluate on",
-                    context.task.get("file"))
-
-
-def _open_run_dir(context: RunContext) -> None:
-    context.rundir = RunDir.create(context.rundir.path)
-    context.rundir.write_task(context.task)
-    context.echo(f"run directory: {context.rundir.path}")
 
 
 def train_task(task: dict, *, out=None, device: str | None = None, progress: bool = True,
@@ -122,53 +146,47 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
     started = time.perf_counter()
     run_path = Path(out) if out else default_run_dir(task["name"])
     check_run_dir_free(run_path)
-    torch_device = resolve_device(device or task["train"].get("device"))
+    torch_device = resolve_device(device or task["train"]["device"])
     methods = build.method_specs(task)
     custom = [spec for spec, _ in methods if spec.run is not None]
     will_train = build.trains(task)
 
-    # read and encode everything before the run directory exists: bad data fails fast and
-    # leaves nothing behind
-    context = RunContext(task, torch_device, RunDir(run_path), progress, echo)
-    for name in splits.SPLITS:
-        context.table(name)
+    context = RunContext(task, torch_device, run_path, progress, echo)
+    context.read_all()
     if will_train and not custom and context.table("train") is None:
         raise DataError(f"method `{methods[-1][0].name}` trains, but the task has no data.train",
-                        task.get("file"))
-    final_name, final_table = _final_split(context)
+                        task["file"])
+    final_name, final_table = context.final_split()
 
     if custom:
-        _open_run_dir(context)
         final_metrics = custom[0].run(task, context) or {}
-        return _write_summary(context, {final_name: final_metrics}, None, None, started)
+        return _write_summary(context, {final_name: final_metrics,
+                                        "eval": {"split": final_name,
+                                                 "examples": len(final_table)}},
+                              None, None, started)
 
     model = context.build_model()
-    prepare_model(model, context)  # demonstrations, verbalizer set-up, calibration
-    encoded = {name: context.encode(model, table, name)
-               for name, table in (("train", context.table("train")),
-                                   ("validation", context.table("validation")),
-                                   ("test", context.table("test")))
-               if table is not None}
-    _open_run_dir(context)
+    context.prepare(model)
+    encoded = {name: context.encode(model, context.table(name), name)
+               for name in ("train", "validation", "test") if context.table(name) is not None}
     trainer = context.trainer(model)
     train_result = None
     if will_train:
         train_result = trainer.train(encoded["train"], encoded.get("validation"))
     results = {}
     for name in ("validation", "test"):
-        if name in encoded:
-            if name == "validation" and train_result is not None and train_result.best_metrics:
-                results[name] = None  # the restored best model's metrics: already measured
-                continue
-            results[name] = trainer.evaluate(encoded[name], desc=name)
-    final = results[final_name] or trainer.evaluate(encoded[final_name], desc=final_name)
+        if name not in encoded:
+            continue
+        if name == "validation" and train_result is not None and train_result.best_metrics:
+            continue  # the restored best model's validation metrics are already measured
+        results[name] = trainer.evaluate(encoded[name], desc=name)
+    final = results.get(final_name) or trainer.evaluate(encoded[final_name], desc=final_name)
     context.log({"step": train_result.steps if train_result else 0, "split": final_name,
                  **final.metrics})
     context.finish(model, final, final_table, final_name)
     summary = {
-        "task": task["name"],
-        "test": results["test"].metrics if results.get("test") else None,
-        "validation": (results["validation"].metrics if results.get("validation")
+        "test": results["test"].metrics if "test" in results else None,
+        "validation": (results["validation"].metrics if "validation" in results
                        else train_result.best_metrics if train_result else None),
         "eval": {"split": final_name, "examples": final.examples,
                  "seconds": round(final.seconds, 3),
@@ -179,19 +197,22 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
 
 def _write_summary(context: RunContext, summary: dict, model, train_result, started) -> dict:
     task = context.task
+    parameters = None
+    if model is not None:
+        counted = count(model)
+        parameters = {"trainable": counted.trainable, "total": counted.total}
     full = {
         "task": task["name"],
-        "file": task.get("file"),
+        "file": task["file"],
         "model": task["model"],
-        "methods": [m["name"] for m in task.get("methods") or []],
+        "methods": [m["name"] for m in task["methods"]],
         "run_dir": str(context.rundir.path),
         "device": str(context.device),
-        "precision": "bf16" if autocast_dtype(task["train"].get("precision"), context.device)
-        else "fp32",
+        "precision": "bf16" if context.autocast else "fp32",
         "seed": context.seed,
-        "shots": task["data"].get("shots"),
-        "sample_seed": task["data"].get("sample_seed"),
-        "metric": task.get("metric"),
+        "shots": task["data"]["shots"],
+        "sample_seed": task["data"]["sample_seed"],
+        "metric": task["metric"],
         "test": summary.get("test"),
         "validation": summary.get("validation"),
         "eval": summary.get("eval"),
@@ -200,7 +221,7 @@ def _write_summary(context: RunContext, summary: dict, model, train_result, star
             "epochs": train_result.epochs, "seconds": round(train_result.seconds, 3),
             "examples_per_second": round(train_result.examples_per_second, 2),
             "best_step": train_result.best_step, "stopped_early": train_result.stopped_early},
-        "parameters": count_parameters(model) if model is not None else None,
+        "parameters": parameters,
         "checkpoint_bytes": context.checkpoint_bytes,
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
@@ -208,4 +229,4 @@ def _write_summary(context: RunContext, summary: dict, model, train_result, star
     return full
 
 
-__all__ = ["train_task", "RunContext", "count_parameters", "PromptdslError"]
+__all__ = ["train_task", "RunContext", "write_predictions", "check_run_dir_free"]

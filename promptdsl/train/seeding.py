@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 
+import numpy
 import torch
 
 from ..errors import PromptdslError
@@ -15,11 +16,7 @@ class DeviceError(PromptdslError):
 def seed_everything(seed: int) -> torch.Generator:
     """Seed python, numpy and torch (CPU and every GPU); return a generator for data order."""
     random.seed(seed)
-    try:  # numpy is not a dependency, but plugins may draw from it
-        import numpy
-        numpy.random.seed(seed % (2 ** 32))
-    except ImportError:
-        pass
+    numpy.random.seed(seed % (2 ** 32))   # the data path and plugins draw from numpy too
     torch.manual_seed(seed)
     generator = torch.Generator()
     generator.manual_seed(seed)
@@ -40,9 +37,9 @@ def resolve_device(choice: str | None) -> torch.device:
         raise DeviceError(f"unknown device `{choice}`; use auto, cpu or cuda") from exc
 
 
-def autocast_dtype(precision: str | None, device: torch.device):
+def autocast_dtype(precision: str, device: torch.device):
     """The autocast dtype, or None for plain fp32. auto = bf16 on CUDA, fp32 on CPU."""
-    precision = (precision or "auto").lower()
+    precision = precision.lower()
     if precision == "fp32":
         return None
     if precision == "bf16":

@@ -4,25 +4,41 @@ collating belong to `promptdsl.data`; this module only wires them to one model."
 from __future__ import annotations
 
 from ..data import read_table, sample_per_label
+from ..data.sampling import take_rows
+from ..errors import DataError
 
 SPLITS = ("train", "validation", "test", "unlabeled")
+FINAL_SPLITS = ("test", "validation")   # what a run reports: test, else validation
 
 
 def read_split(task: dict, split: str):
-    """The Table of `data.<split>` (None when the task has none); DataError on bad data."""
-    path = task["data"].get(split)
+    """The Table of `data.<split>` (None when the task has none), cut to `data.<split>_rows`
+    rows (`data.take`: the first, or a sample drawn with `data.sample_seed`); DataError on bad
+    data."""
+    data = task["data"]
+    path = data[split]
     if not path:
         return None
     table = read_table(path)
     table.require_rows(f"data.{split}")
     if split != "unlabeled":
-        table.require_columns([task["data"]["label"]], role="label column")
-    return table
+        table.require_columns([data["label"]], role="label column")
+    return take_rows(table, data[f"{split}_rows"], data["take"], data["sample_seed"])
+
+
+def final_split_name(task: dict, wanted: str | None = None) -> str:
+    """The split a run is scored on: `wanted`, else test, else validation."""
+    names = [wanted] if wanted else FINAL_SPLITS
+    for name in names:
+        if task["data"][name]:
+            return name
+    raise DataError(f"the task has no data.{' or data.'.join(names)} to evaluate on",
+                    task["file"])
 
 
 def few_shot(task: dict, table):
     """`data.shots` examples per label drawn from `table` with `data.sample_seed`."""
-    shots = task["data"].get("shots")
+    shots = task["data"]["shots"]
     if not shots or table is None:
         return table
     labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
