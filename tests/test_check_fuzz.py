@@ -82,15 +82,32 @@ def shape(node):
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                       HealthCheck.too_slow])
+RANDOM_TEXT = st.lists(st.one_of(st.sampled_from(SYNTAX), st.characters(exclude_categories=("Cs",))),
+                       max_size=60).map("".join)
+SHORT, LONG = 60, 600     # examples per run: the short fuzz always runs, the long one is `slow`
 
 
-@settings(max_examples=600, **SETTINGS)
+@settings(max_examples=SHORT, **SETTINGS)
 @given(text=mutated())
 def test_mutated_examples_give_only_located_diagnostics(workdir, text):
     assert_located(workdir / "fuzz.prompt", text)
 
 
-@settings(max_examples=600, **SETTINGS)
-@given(text=st.lists(st.one_of(st.sampled_from(SYNTAX), st.characters(exclude_categories=("Cs",))), max_size=60).map("".join))
+@settings(max_examples=SHORT, **SETTINGS)
+@given(text=RANDOM_TEXT)
 def test_random_text_gives_only_located_diagnostics(workdir, text):
+    assert_located(workdir / "random.prompt", text)
+
+
+@pytest.mark.slow
+@settings(max_examples=LONG, **SETTINGS)
+@given(text=mutated())
+def test_long_fuzz_of_mutated_examples(workdir, text):
+    assert_located(workdir / "fuzz.prompt", text)
+
+
+@pytest.mark.slow
+@settings(max_examples=LONG, **SETTINGS)
+@given(text=RANDOM_TEXT)
+def test_long_fuzz_of_random_text(workdir, text):
     assert_located(workdir / "random.prompt", text)

@@ -1,6 +1,7 @@
 """`promptc train | eval | predict` end to end on a tiny model and a .prompt file."""
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -47,6 +48,11 @@ def project(tmp_path, tiny_model_dir, write_tsv):
     return tmp_path
 
 
+def read_tsv(path) -> list:
+    with open(path, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
 def run(*args):
     result = CliRunner().invoke(main, [str(a) for a in args])
     return result
@@ -60,7 +66,12 @@ def test_train_eval_predict(project):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["train"]["steps"] == 4 and summary["device"] == "cpu"
     assert summary["parameters"]["trainable"] == summary["parameters"]["total"]
-    assert summary["checkpoint_bytes"] > 0
+    checkpoint = out / "checkpoint"
+    assert summary["checkpoint_bytes"] == sum(p.stat().st_size for p in checkpoint.rglob("*")
+                                              if p.is_file())
+    # fp32 tensors of every trained parameter are in it
+    assert (checkpoint / "trainable.safetensors").stat().st_size >= \
+        4 * summary["parameters"]["trainable"]
 
     result = run("eval", project / "tiny.prompt", "--checkpoint", out)
     assert result.exit_code == 0, result.output
@@ -70,14 +81,24 @@ def test_train_eval_predict(project):
     result = run("predict", project / "tiny.prompt", "--checkpoint", out,
                  "--text", "a great film", "--text", "a terrible film")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert lines[0].split("\t") == ["sentence", "prediction", "p(0)", "p(1)"]
-    assert [line.split("\t")[0] for line in lines[1:]] == ["a great film", "a terrible film"]
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert lines[0] == ["sentence", "prediction", "p(0)", "p(1)"]
+    assert [line[0] for line in lines[1:]] == ["a great film", "a terrible film"]
+    from promptdsl.train.checkpoint import load_checkpoint
+    model = load_checkpoint(out)
+    assert [line[1] for line in lines[1:]] == model.predict(["a great film", "a terrible film"])
+    probabilities = model.scores(["a great film", "a terrible film"]).softmax(-1)
+    assert torch.allclose(torch.tensor([[float(p) for p in line[2:]] for line in lines[1:]]),
+                          probabilities, atol=1e-5)
 
     result = run("predict", project / "tiny.prompt", "--checkpoint", out / "checkpoint",
                  "--input", project / "test.tsv", "--output", project / "pred.tsv")
     assert result.exit_code == 0, result.output
-    assert len((project / "pred.tsv").read_text().splitlines()) == len(ROWS) + 1
+    predicted = read_tsv(project / "pred.tsv")
+    trained = read_tsv(out / "predictions.tsv")      # what the run wrote for the same rows
+    assert len(predicted) == len(ROWS)
+    for key in ("prediction", "p(0)", "p(1)"):
+        assert [r[key] for r in predicted] == [r[key] for r in trained], key
 
 
 def test_set_overrides_a_field(project):
@@ -91,7 +112,7 @@ def test_bad_data_is_exit_2_with_file_and_line(project):
     (project / "test.tsv").write_text("sentence\tlabel\na great movie\t1\nragged\t0\textra\n")
     result = run("train", project / "tiny.prompt", "--out", project / "run")
     assert result.exit_code == 2, result.output
-    assert "test.tsv:3:" in result.stderr and result.stderr.startswith("error: ")
+    assert "test.tsv:3:" in result.stderr and result.stderr.startswith("error")
     assert "Traceback" not in result.output
     assert not (project / "run").exists()  # failed before anything was written
 

@@ -64,6 +64,8 @@ def test_sweep_runs_every_point_and_reports_mean_and_std(prompt, tmp_path):
     assert points == ["sample_seed=1", "sample_seed=2", "sample_seed=3"]
     sweep = json.loads((out / "sweep.json").read_text())
     accuracies = [run["metrics"]["accuracy"] for run in sweep["runs"]]
+    assert accuracies == [json.loads((out / p / "summary.json").read_text())["test"]["accuracy"]
+                          for p in points]      # each point's own run, in grid order
     assert sweep["aggregate"]["accuracy"]["values"] == accuracies
     assert sweep["aggregate"]["accuracy"]["mean"] == pytest.approx(sum(accuracies) / 3)
     assert "accuracy:" in result.output and "± " in result.output and "over 3 runs" in result.output

@@ -154,5 +154,8 @@ def test_contextual_calibration_makes_content_free_input_neutral(tiny_model_dir)
 
 def test_predict_takes_texts_and_rows(tiny_model_dir):
     model = build(tiny_model_dir, "t5")
-    assert len(model.predict(TEXTS)) == 3
-    assert model.predict({"sentence": "fun", "label": "whatever"})[0] in ("0", "1")
+    best = model.scores(TEXTS).argmax(-1).tolist()
+    assert model.predict(TEXTS) == [model.labels[i] for i in best]
+    rows = [{"sentence": text, "label": "whatever"} for text in TEXTS]   # the label is not read
+    assert model.predict(rows) == model.predict(TEXTS)
+    assert model.predict(rows[1]) == model.predict(TEXTS)[1:2]

@@ -7,7 +7,9 @@ import pytest
 
 from promptdsl.train.metrics import compute_metrics, format_table, mean_std
 from promptdsl.train.rundir import RunDir, RunDirError, default_run_dir
-from promptdsl.train.sweep import aggregate, apply_point, grid, point_name
+import tiny
+from promptdsl.ir import expand_sweep
+from promptdsl.train.sweep import aggregate
 
 
 def test_metrics_by_hand():
@@ -44,17 +46,18 @@ def test_mean_std():
     assert mean_std([0.5]) == (0.5, 0.0)
 
 
-def test_sweep_grid_and_points(tmp_path):
-    sweep = {"data.sample_seed": [13, 21], "train.learning_rate": [1e-5, 2e-5]}
-    points = grid(sweep)
-    assert len(points) == 4 and points[0] == {"data.sample_seed": 13, "train.learning_rate": 1e-5}
-    task = {"file": str(tmp_path / "t.prompt"), "data": {"sample_seed": 1, "train": None},
-            "train": {"learning_rate": 0.1}, "sweep": sweep}
-    point = apply_point(task, {**points[3], "data.train": "d/x.tsv"})
-    assert point["data"]["sample_seed"] == 21 and point["train"]["learning_rate"] == 2e-5
-    assert point["data"]["train"] == str(tmp_path / "d" / "x.tsv")
-    assert point["sweep"] is None and task["data"]["sample_seed"] == 1  # the original untouched
-    assert point_name(points[1]) == "sample_seed=13,learning_rate=2e-05"
+def test_sweep_expands_every_point_in_order(tmp_path):
+    task = tiny.make_task(tmp_path, "{sentence} It was [MASK] .")
+    task["sweep"] = {"data.sample_seed": [13, 21], "train.learning_rate": [1e-5, 2e-5]}
+    runs = expand_sweep(task)
+    assert [point for point, _, _ in runs] == [   # the first key varies slowest
+        {"data.sample_seed": seed, "train.learning_rate": rate}
+        for seed in (13, 21) for rate in (1e-5, 2e-5)]
+    point, name, run = runs[3]
+    assert run["data"]["sample_seed"] == 21 and run["train"]["learning_rate"] == 2e-5
+    assert run["sweep"] is None and name == "sample_seed=21,learning_rate=2e-05"
+    assert task["sweep"] and task["data"]["sample_seed"] != 21   # the original untouched
+    assert expand_sweep({**task, "sweep": None}) == [({}, "", {**task, "sweep": None})]
 
 
 def test_sweep_aggregate():

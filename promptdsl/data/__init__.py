@@ -7,6 +7,8 @@ side is loaded on first use: `encode(model, rows) -> Features`,
 `encode_split(model, path, shots=…)`, `collate(features, indices=None) -> batch`, `PromptDataset`, `Renderer`, `train_batches`,
 `eval_batches`, `restore_order`, `label_word_ids`. See docs/data.md.
 """
+from ..lazy import lazy_exports
+
 from .readers import format_for, read_header, read_table
 from .sampling import sample_per_label
 from .table import Table
@@ -21,13 +23,7 @@ _LAZY = {
     "add_demonstrations": "demonstrations",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["Table", "read_table", "read_header", "format_for", "sample_per_label",

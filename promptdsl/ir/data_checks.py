@@ -42,6 +42,8 @@ def data_checks(built: Built, registry, tables: Tables) -> list:
     out = []
     ir = built.ir
     data = ir["data"]
+    if not _valid_data_block(data):
+        return out                       # its own errors are reported; nothing to compare with
     fields = [(p, s) for _, t in built.templates.items() for p, s in zip(t.pieces, t.spans)
               if p["type"] == "field"]
     labels = [entry["label"] for entry in ir["verbalizer"]["labels"]] if ir["verbalizer"] else []
@@ -76,6 +78,12 @@ def data_checks(built: Built, registry, tables: Tables) -> list:
         if role == "train" and data["shots"] and labels:
             out += _shots(built, table, labels, shown, path)
     return out
+
+
+def _valid_data_block(data: dict) -> bool:
+    import jsonschema
+    from .schema import DATA
+    return jsonschema.Draft202012Validator(DATA).is_valid(data)
 
 
 def _located(err: DataError, path: str, shown: str) -> str:

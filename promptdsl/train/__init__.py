@@ -12,15 +12,12 @@ Imported lazily so that `import promptdsl.train` stays light.
 """
 from __future__ import annotations
 
+from ..lazy import lazy_exports
+
 _LAZY = {"train_task": "runner", "RunContext": "runner", "load_checkpoint": "checkpoint",
          "save_checkpoint": "checkpoint", "Trainer": "trainer"}
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = list(_LAZY)
