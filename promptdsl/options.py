@@ -143,8 +143,6 @@ def typed(options_class, options, plugin: str = ""):
         raise OptionError(f"{plugin or options_class.__name__}: {exc}") from exc
 
 
-
-
 @dataclasses.dataclass
 class VerbalizerOptions:
     """The options every verbalizer kind accepts (the base `promptdsl.model.Verbalizer` reads
