@@ -6,14 +6,12 @@ import pytest
 
 from promptdsl.api import check, load
 
-GOOD = "sentence\tlabel\ngood film\t1\nbad film\t0\n"
+from tiny import FRONTEND_DATA as GOOD, frontend_project
 
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "d.tsv").write_text(GOOD)
-    (tmp_path / "mlm").mkdir()
-    (tmp_path / "mlm" / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
+    frontend_project(tmp_path)
 
     def write(text, name="t.prompt", **files):
         for file, content in files.items():

@@ -5,24 +5,14 @@ import pytest
 from promptdsl.api import check, load
 from promptdsl.ir import expand_sweep
 
-DATA = "sentence\tlabel\ngood film\t1\nbad film\t0\n"
-BASE = '''task base {
-  model: "./mlm"
-  data { train: "d.tsv", test: "d.tsv" }
-  template: "{sentence} It was [MASK]."
-  verbalizer { "0": "bad"  "1": "good" }
-  method finetune { }
-}
-'''
+from tiny import FRONTEND_DATA as DATA, FRONTEND_TASK as BASE, frontend_project
 
 
 @pytest.fixture
 def folder(tmp_path):
-    (tmp_path / "d.tsv").write_text(DATA)
+    frontend_project(tmp_path)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.tsv").write_text(DATA)
-    (tmp_path / "mlm").mkdir()
-    (tmp_path / "mlm" / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
     return tmp_path
 
 

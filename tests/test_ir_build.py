@@ -12,26 +12,16 @@ from promptdsl.ir import analyse, expand_sweep, ir_schema
 from promptdsl.ir.schema import TOP_KEYS, TRAIN
 
 EXAMPLES = Path(__file__).parent / "examples"
-DATA = "sentence\tlabel\ngood film\t1\nbad film\t0\n"
+from tiny import FRONTEND_DATA as DATA, FRONTEND_TASK, frontend_project
 
 
 @pytest.fixture
 def folder(tmp_path):
-    (tmp_path / "d.tsv").write_text(DATA)
-    (tmp_path / "mlm").mkdir()
-    (tmp_path / "mlm" / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
-    return tmp_path
+    return frontend_project(tmp_path)
 
 
-BASE = '''task base {
-  model: "./mlm"
-  data { train: "d.tsv", test: "d.tsv" }
-  template: "{sentence} It was [MASK]."
-  verbalizer { "0": "bad"  "1": "good" }
-  method finetune { }
-  train { epochs: 2, learning_rate: 1 }
-}
-'''
+BASE = FRONTEND_TASK.replace("  method finetune { }\n",
+                             "  method finetune { }\n  train { epochs: 2, learning_rate: 1 }\n")
 
 
 def write(folder, text, name="t.prompt"):

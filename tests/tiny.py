@@ -320,3 +320,24 @@ def dump_task(task: dict, path) -> Path:
     path = Path(path)
     path.write_text(json.dumps(task, indent=2), encoding="utf-8")
     return path
+
+
+# A front-end project: two rows of data and a masked LM known by its config alone (no weights:
+# `check` reads the config for the family rule).
+FRONTEND_DATA = "sentence\tlabel\ngood film\t1\nbad film\t0\n"
+FRONTEND_TASK = '''task base {
+  model: "./mlm"
+  data { train: "d.tsv", test: "d.tsv" }
+  template: "{sentence} It was [MASK]."
+  verbalizer { "0": "bad"  "1": "good" }
+  method finetune { }
+}
+'''
+
+
+def frontend_project(folder: Path) -> Path:
+    """`folder` with d.tsv (FRONTEND_DATA) and mlm/config.json (a BERT masked LM's)."""
+    (folder / "d.tsv").write_text(FRONTEND_DATA)
+    (folder / "mlm").mkdir(exist_ok=True)
+    (folder / "mlm" / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
+    return folder
