@@ -76,7 +76,3 @@ class EncodedSplit:
     def train_batches(self, batch_size: int, seed: int, epoch: int = 0):
         """(indices, batch) length-bucketed and shuffled; the order depends on seed and epoch."""
         return self.dataset.train_batches(batch_size, seed, epoch)
-
-    def eval_batches(self, batch_size: int):
-        """(indices, batch) of similar lengths; callers put results back in row order."""
-        return self.dataset.eval_batches(batch_size)

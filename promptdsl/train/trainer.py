@@ -204,9 +204,7 @@ class Trainer:
                 result.evaluations.append(record)
                 self.echo(_progress_line(record, {}, self.metric))
                 return False
-            self.model.eval()
-            evaluation = self.evaluate(eval_split, desc="validation")
-            self.model.train()
+            evaluation = self.evaluate(eval_split, desc="validation")   # map_rows restores train mode
             value = evaluation.metrics.get(self.metric)
             improved = value is not None and is_better(self.metric, value, best_value)
             record.update({"split": "validation", **evaluation.metrics, "best": improved})
