@@ -45,16 +45,25 @@ def load(path, task: str | None = None, overrides: dict | None = None) -> dict:
     return result.tasks[task]
 
 
-def check(paths) -> list[Diagnostic]:
-    """Every diagnostic for the given files (sorted by place, each once)."""
-    out = []
+def check_files(paths) -> tuple[list[Diagnostic], dict]:
+    """(every diagnostic for the given files, sorted by place, each once; {path: {task name:
+    IR}} of the tasks that built). Each file is analysed once, each data file read once."""
+    from .ir.data_checks import Tables
+    out, tasks, tables = [], {}, Tables()
     for path in paths:
         if not os.path.isfile(path):
             out.append(Diagnostic(str(path), 0, 0, 0, 0, "error", "io",
                                   "no such file", None))
             continue
-        out.extend(analyse(path).diagnostics)
-    return dedupe(out)
+        result = analyse(path, tables=tables)
+        out.extend(result.diagnostics)
+        tasks[path] = result.tasks
+    return dedupe(out), tasks
+
+
+def check(paths) -> list[Diagnostic]:
+    """Every diagnostic for the given files (sorted by place, each once)."""
+    return check_files(paths)[0]
 
 
 def to_json(ir: dict) -> str:

@@ -154,7 +154,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_2(monkeypatch):
 
     def broken(paths):
         raise RuntimeError("boom")
-    monkeypatch.setattr(frontend.api, "check", broken)
+    monkeypatch.setattr(frontend.api, "check_files", broken)
     result = run("check", EXAMPLES / "sst2_zero_shot.prompt")
     assert result.exit_code == 2
     assert result.output.startswith("internal error: RuntimeError: boom (please report it")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from promptdsl.data import as_table
 from promptdsl.errors import ModelError
 from promptdsl.runtime import label_scores, map_rows
 
@@ -44,16 +45,6 @@ def install(model, options) -> None:
     model.row_scorer = lambda rows, **kwargs: cot_scores(model, rows, options, **kwargs)
 
 
-def _rows(model, rows) -> list:
-    """Row dicts of a Table, dicts or texts (a one-field template)."""
-    if hasattr(rows, "rows"):
-        return list(rows.rows)
-    if isinstance(rows, (str, dict)):
-        rows = [rows]
-    field = next((p["name"] for p in model.template.pieces if p["type"] == "field"), None)
-    return [r if isinstance(r, dict) else {field: r} for r in rows]
-
-
 def generate_rationales(model, rows: list, options, **kwargs) -> list:
     """Stage one: greedy continuations after the reasoning trigger, one per row."""
     pieces = stage_pieces(model.template.pieces, options.trigger)
@@ -74,7 +65,7 @@ def generate_rationales(model, rows: list, options, **kwargs) -> list:
 
 def cot_scores(model, rows, options, **kwargs) -> tuple:
     """(label scores after stage two [N, L], {"rationale": [text per row]})."""
-    rows = _rows(model, rows)
+    rows = as_table(rows, model.renderer().fields).rows   # a Table, row dicts or texts
     if not rows:
         return torch.empty(0, len(model.labels)), {RATIONALE: []}
     rationales = generate_rationales(model, rows, options, **kwargs)

@@ -15,7 +15,7 @@ import torch
 
 from promptdsl.errors import DataError, ModelError
 from promptdsl.options import typed
-from promptdsl.runtime import compute_metrics, result_from_logits, save_checkpoint
+from promptdsl.runtime import Ensemble, result_from_logits, save_checkpoint
 
 from .pet import NAME, PetOptions
 
@@ -93,8 +93,8 @@ def run_pet(task: dict, context) -> dict:
     members = {}
     for name in names:
         if gold is not None:
-            predicted = [labels[i] for i in outputs[name]["final"].argmax(-1).tolist()]
-            members[name] = compute_metrics(gold, predicted, labels, task["metric"])
+            members[name] = result_from_logits(outputs[name]["final"], labels, gold,
+                                               task["metric"]).metrics
             context.log({"split": final_name, "member": name, "generation": generations,
                          **members[name]})
     weights = member_weights(outputs, names, weighting)
@@ -128,9 +128,10 @@ def member_weights(outputs: dict, names: list, weighting: str) -> torch.Tensor:
 
 
 def weighted_mean(outputs: dict, names: list, key: str, weighting: str) -> torch.Tensor:
-    """The members' `key` logits averaged with `member_weights`."""
-    stacked = torch.stack([outputs[name][key] for name in names])
-    return (stacked * member_weights(outputs, names, weighting)[:, None, None]).sum(0)
+    """The members' `key` logits averaged with `member_weights`, as the ensemble checkpoint
+    will score them."""
+    return Ensemble.combine([outputs[name][key] for name in names],
+                            member_weights(outputs, names, weighting))
 
 
 def _train_member(context, task, name, train, validation, final_table, final_name, unlabeled,

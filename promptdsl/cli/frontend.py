@@ -15,10 +15,8 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def summary_line(files, diagnostics) -> str:
+def summary_line(files, tasks: int, diagnostics) -> str:
     """`ok: 2 files, 5 tasks, no errors` (and `, 1 warning` when there are warnings)."""
-    from ..ir.pipeline import task_names
-    tasks = sum(len(task_names(file)) for file in files)
     warnings = sum(not d.is_error for d in diagnostics)
     line = f"ok: {_plural(len(files), 'file')}, {_plural(tasks, 'task')}, no errors"
     return line + (f", {_plural(warnings, 'warning')}" if warnings else "")
@@ -33,7 +31,7 @@ def summary_line(files, diagnostics) -> str:
 def check_command(files, as_json, params):
     """Report every error and warning in FILES. Exit 0 when clean, 1 on errors, 2 on bad usage."""
     missing_files(files)
-    diagnostics = api.check(files)
+    diagnostics, tasks = api.check_files(files)
     failed = any(d.is_error for d in diagnostics)
     if as_json:
         click.echo(json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False))
@@ -41,19 +39,19 @@ def check_command(files, as_json, params):
         click.echo(render_all(diagnostics))
     if params and not failed:
         for file in files:
-            _print_parameters(file)
-    if not (as_json or failed):
-        click.echo(summary_line(files, diagnostics))
+            _print_parameters(tasks[file].values())
+    if not (as_json or failed):   # clean: every task of every file built
+        click.echo(summary_line(files, sum(map(len, tasks.values())), diagnostics))
     sys.exit(exit_code(diagnostics))
 
 
 SHOWN_GROUPS = 8
 
 
-def _print_parameters(file) -> None:
+def _print_parameters(tasks) -> None:
     from ..errors import PromptdslError
     from ..model.params import describe
-    for task in api.load_all(file).values():
+    for task in tasks:
         methods = " + ".join(m["name"] for m in task["methods"])
         try:
             counted, groups = describe(task)

@@ -18,7 +18,7 @@ _LAZY = {
     "encode": "api", "encode_split": "api", "renderer_for": "api", "PromptDataset": "api",
     "collate": "collator", "collate_many": "collator", "padding_waste": "collator",
     "Features": "features",
-    "Renderer": "render", "train_batches": "batching", "eval_batches": "batching",
+    "Renderer": "render", "as_table": "render", "train_batches": "batching", "eval_batches": "batching",
     "restore_order": "batching", "label_word_ids": "tokens",
     "add_demonstrations": "demonstrations",
 }

@@ -13,6 +13,7 @@ from .. import families
 from ..errors import ModelError
 from ..families import family_of_config
 
+
 def _sources():
     from ..registry import get_registry
     specs = list(get_registry().model_sources.values())

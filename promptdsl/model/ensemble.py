@@ -32,19 +32,23 @@ class Ensemble(nn.Module):
     def device(self) -> torch.device:
         return next(iter(self.members.values())).device
 
+    @staticmethod
+    def combine(scores: list, weights) -> torch.Tensor:
+        """The members' [N, L] label scores (one tensor each, in member order) averaged with
+        `weights` (one per member): how an ensemble scores, during its run and after loading."""
+        weights = torch.as_tensor(weights, dtype=torch.float32)
+        return (torch.stack(scores) * weights[:, None, None]).sum(0)
+
     def score_rows(self, rows, **kwargs) -> tuple:
         """(weighted mean of the members' label scores [N, L], no extra columns)."""
         from .rows import score_rows
-        stacked = torch.stack([score_rows(member, rows, **kwargs)[0]
-                               for member in self.members.values()])
-        return (stacked * self.weights.cpu()[:, None, None]).sum(0), {}
+        return self.combine([score_rows(member, rows, **kwargs)[0]
+                             for member in self.members.values()], self.weights.cpu()), {}
 
     def encode(self, rows, labels: bool | None = None):
         """Features through the first member's template (for label indices and checks)."""
         return next(iter(self.members.values())).encode(rows, labels=labels)
 
     def predict(self, texts_or_rows, batch_size: int | None = None) -> list:
-        if isinstance(texts_or_rows, (str, dict)):
-            texts_or_rows = [texts_or_rows]
-        scores, _ = self.score_rows(texts_or_rows, batch_size=batch_size)
-        return [self.labels[i] for i in scores.argmax(-1).tolist()]
+        from .rows import predict_labels
+        return predict_labels(self, texts_or_rows, batch_size)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import families
+from ..families import get as family_rules_of
 
 
 class PromptModel(nn.Module):
@@ -42,7 +42,7 @@ class PromptModel(nn.Module):
         return model
 
     def _read_module(self):
-        return families.get(self.family).read_module(self.hf_model())
+        return self.family_rules.read_module(self.hf_model())
 
     def transformer_layers(self) -> list:
         """The backbone's transformer blocks in order (encoder blocks, then decoder blocks)."""
@@ -68,8 +68,7 @@ class PromptModel(nn.Module):
     def family_rules(self):
         """The `promptdsl.families.Family` of this model: what its family means (where the
         prediction is read, padding side, placement rule …)."""
-        from ..families import get
-        return get(self.family)
+        return family_rules_of(self.family)
 
     @property
     def device(self) -> torch.device:
@@ -116,7 +115,7 @@ class PromptModel(nn.Module):
         attention = batch["attention_mask"]
         kwargs = {"inputs_embeds": self.input_embeddings(batch), "attention_mask": attention,
                   "return_dict": True}
-        kwargs.update(families.get(self.family).backbone_kwargs(batch))
+        kwargs.update(self.family_rules.backbone_kwargs(batch))
         for hook in self.backbone_kwargs_hooks:
             hook(batch, kwargs)
         return kwargs
@@ -129,7 +128,7 @@ class PromptModel(nn.Module):
         if module is None:  # no separate base model: project everything, then pick
             out = self.backbone(**kwargs, output_hidden_states=True)
             rows = torch.arange(positions.shape[0], device=positions.device)
-            hidden = families.get(self.family).last_hidden_state(out)
+            hidden = self.family_rules.last_hidden_state(out)
             return out.logits[rows, positions], hidden[rows, positions]
         picked = {}
 
@@ -178,10 +177,8 @@ class PromptModel(nn.Module):
 
     def predict(self, texts_or_rows, batch_size: int | None = None) -> list:
         """Label values predicted for plain texts (one-field templates) or row dicts."""
-        if isinstance(texts_or_rows, (str, dict)):
-            texts_or_rows = [texts_or_rows]
-        scores = self.scores(texts_or_rows, batch_size)
-        return [self.labels[i] for i in scores.argmax(-1).tolist()]
+        from .rows import predict_labels
+        return predict_labels(self, texts_or_rows, batch_size)
 
     def calibrate(self, rows=None, batch_size: int | None = None) -> None:
         """Set the verbalizer's calibration (when its `calibrate` option asks for one):

@@ -11,7 +11,8 @@ import torch
 from tqdm.auto import tqdm
 
 
-def _autocast(device: torch.device, dtype):
+def autocast_context(device: torch.device, dtype):
+    """torch.autocast to `dtype` on `device`'s type, or nothing for None (plain fp32)."""
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
@@ -53,7 +54,7 @@ def map_rows(model, rows, fn, *, batch_size: int | None = None, autocast=None,
             batches = tqdm(dataset.eval_batches(size), total=total, desc=desc, leave=False,
                            disable=not progress, unit="batch")
             for indices, batch in batches:
-                with _autocast(device, autocast):
+                with autocast_context(device, autocast):
                     out = fn(to_device(batch, device))
                 outputs.append(out.detach().float().cpu() if isinstance(out, torch.Tensor)
                                else list(out))
@@ -75,6 +76,15 @@ def _in_row_order(order: list, outputs: list):
     for i, value in zip(order, (v for chunk in outputs for v in chunk)):
         restored[i] = value
     return restored
+
+
+def predict_labels(model, texts_or_rows, batch_size: int | None = None) -> list:
+    """The label values a model (or an ensemble) predicts for plain texts (one-field templates)
+    or row dicts, through `score_rows`."""
+    if isinstance(texts_or_rows, (str, dict)):
+        texts_or_rows = [texts_or_rows]
+    scores = score_rows(model, texts_or_rows, batch_size=batch_size)[0]
+    return [model.labels[i] for i in scores.argmax(-1).tolist()]
 
 
 def label_scores(model, rows, **kwargs) -> torch.Tensor:

@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 
 from .. import __version__
 from ..errors import PromptdslError
-from ..registry import get_registry
+from ..model.compile import method_specs
 from .rundir import dumps, write_safetensors, write_text
 
 FORMAT = 1
@@ -53,12 +53,6 @@ def _dedupe(state: dict) -> tuple[dict, dict]:
     return unique, aliases
 
 
-def _method_specs(task: dict) -> list:
-    """[(MethodSpec, options)] of the task's methods (unknown names fail in build_model)."""
-    methods = get_registry().methods
-    return [(methods[m["name"]], m["options"]) for m in task["methods"] if m["name"] in methods]
-
-
 def save_checkpoint(model, directory) -> int:
     """Write the checkpoint of `model` into `directory`; return its size in bytes."""
     directory = Path(directory)
@@ -66,7 +60,7 @@ def save_checkpoint(model, directory) -> int:
     task = model.task
     state = model.trainable_state_dict()
     stored_by = {}
-    for spec, options in _method_specs(task):
+    for spec, options in method_specs(task):
         if spec.save is not None:
             names = sorted(spec.save(model, options, directory) or ())
             if names:
@@ -143,7 +137,7 @@ def load_trainable(model, path) -> None:
         raise CheckpointError(f"{folder}: the checkpoint cannot be read: {exc}") from exc
     for alias, name in (meta.get("aliases") or {}).items():
         state[alias] = state[name]
-    for spec, options in _method_specs(model.task):
+    for spec, options in method_specs(model.task):
         if spec.name in (meta.get("stored_by") or {}) and spec.load is not None:
             state.update(spec.load(model, options, folder))
     expected = set(model.trainable_state_dict())

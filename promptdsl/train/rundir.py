@@ -109,27 +109,25 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _replace(tmp: Path, target: Path) -> Path:
+def _atomically(path, write) -> Path:
+    """`write(temporary path)`, then the usual permissions and a rename onto `path`, so an
+    interrupted write never leaves half a file behind."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    write(tmp)
     os.chmod(tmp, _file_mode())
     os.replace(tmp, target)
     return target
 
 
 def write_text(path, text: str) -> Path:
-    """Write then rename, so an interrupted write never leaves half a file behind."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    return _replace(tmp, target)
+    return _atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_safetensors(tensors: dict, path, metadata: dict | None = None) -> Path:
     """safetensors, written like every other run file (atomic, the usual permissions)."""
     from safetensors.torch import save_file
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    return _replace(tmp, target)
+    return _atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -148,10 +146,9 @@ def tsv_line(values) -> str:
 
 
 def write_tsv(path: Path, header: list[str], rows) -> Path:
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(tsv_line(header) + "\n")
-        for row in rows:
-            handle.write(tsv_line(row) + "\n")
-    return _replace(tmp, target)
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(tsv_line(header) + "\n")
+            for row in rows:
+                handle.write(tsv_line(row) + "\n")
+    return _atomically(path, write)

@@ -1,22 +1,20 @@
 """The training loop: AdamW over the trainable parameters only, warm-up then `train.schedule`
-(linear, constant or cosine), gradient accumulation, clipping, bf16 autocast on CUDA, evaluation every N steps with early
-stopping, and the best trainable tensors kept in memory.
+(linear, constant or cosine), gradient accumulation, clipping, bf16 autocast on CUDA,
+evaluation every N steps with early stopping, and the best trainable tensors kept in memory.
 
 The trainer knows batches, not files: it gets `EncodedSplit`s (see `promptdsl.train.splits`)."""
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 
 import torch
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from torch.nn import functional as F
-
 from ..errors import ModelError
-from ..model.rows import score_rows, to_device
+from ..model.rows import autocast_context, score_rows, to_device
 from .metrics import compute_metrics, is_better
 
 
@@ -133,11 +131,6 @@ class Trainer:
         self.metric = task["metric"]
 
     # ---------------------------------------------------------------- evaluation
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
     def scores(self, split, desc: str = "eval") -> tuple:
         """(logits [N, L] in row order, mean loss or None, extra columns) for an encoded split
         (the model's `row_scorer`, when a method set one, decides how rows are scored)."""
@@ -226,7 +219,7 @@ class Trainer:
             epoch_done = float(epoch)
             for number, (indices, batch) in enumerate(batches):
                 batch = to_device(batch, self.device)
-                with self._autocast():
+                with autocast_context(self.device, self.autocast_dtype):
                     step_loss = loss_of(self.model, batch, indices)
                 (step_loss / accumulation).backward()
                 running_loss += step_loss.detach()  # a tensor: no device sync per step
