@@ -38,6 +38,14 @@ def test_a_ragged_row_is_located_at_the_data_path_naming_its_line(project):
     assert message.startswith("bad.tsv:4: this row has 3 fields")
 
 
+def test_an_invalid_data_block_is_its_own_located_error_not_an_internal_one(project):
+    # found by the long fuzz: a tagged value where the label column goes crashed the data check
+    path = project(task(data='test: "d.tsv"  label: labe 32'))
+    found = errors(path)
+    assert [(code, line) for code, line, _, _ in found] == [("invalid-value", 3)]
+    assert "`data.label` must be a string" in found[0][3]
+
+
 def test_a_file_with_a_header_only_is_an_error(project):
     path = project(task(data='train: "d.tsv", test: "empty.tsv"',
                         methods="method finetune { }"), empty="sentence\tlabel\n")
