@@ -39,21 +39,30 @@ def map_rows(model, rows, fn, *, batch_size: int | None = None, autocast=None,
     `fn` gets a collated batch on the model's device (eval mode, no grad, `autocast` dtype or
     None) and returns a tensor whose first dimension is the batch, or a list with one item per
     row. The result is that tensor concatenated on the CPU in row order, or the list in row
-    order. The model's train/eval mode is restored however `fn` ends."""
+    order. The model's train/eval mode is restored however `fn` ends.
+
+    Under several processes (promptdsl.train.distributed) rank r runs batches r, r+size, … and
+    every rank returns the whole result, as one process would: a collective call, so every rank
+    must call it with the same rows."""
     from ..data.api import PromptDataset
+    from ..train.distributed import world
     features = features_of(model, rows, labels)
     size = int(batch_size or model.task["train"]["eval_batch_size"])
     device = model.device
     dataset = PromptDataset(features)
-    total = dataset.num_eval_batches(size)
+    ranks = world()
+    shared = ranks.active
+    total = dataset.num_eval_batches(size)     # the bar passes every batch, run or skipped
     was_training = model.training
     model.eval()
     order, outputs = [], []
     try:
         with torch.no_grad():
             batches = tqdm(dataset.eval_batches(size), total=total, desc=desc, leave=False,
-                           disable=not progress, unit="batch")
-            for indices, batch in batches:
+                           disable=not progress or not ranks.is_main, unit="batch")
+            for number, (indices, batch) in enumerate(batches):
+                if shared and not ranks.owns(number):
+                    continue    # another rank's batch (collating it is cheap; running it is not)
                 with autocast_context(device, autocast):
                     out = fn(to_device(batch, device))
                 outputs.append(out.detach().float().cpu() if isinstance(out, torch.Tensor)
@@ -61,6 +70,10 @@ def map_rows(model, rows, fn, *, batch_size: int | None = None, autocast=None,
                 order.extend(indices)
     finally:
         model.train(was_training)
+    if shared:
+        every = ranks.gather((order, outputs))
+        order = [i for rank_order, _ in every for i in rank_order]
+        outputs = [chunk for _, rank_outputs in every for chunk in rank_outputs]
     return _in_row_order(order, outputs)
 
 
