@@ -143,6 +143,29 @@ def mask_placement_error(family: str, pieces: list[dict]) -> str | None:
     return get(family).placement_error(pieces)
 
 
+# architecture class names that carry a language-model head (the Auto classes' own suffixes)
+LM_HEAD_SUFFIXES = ("ForMaskedLM", "ForCausalLM", "LMHeadModel", "ForConditionalGeneration",
+                    "ForPreTraining", "WithLMHead")
+
+
+def lm_head_problem(config: dict) -> str | None:
+    """Why a config's `architectures` says the saved weights have no language-model head (a
+    bare `BertModel`, a `…ForSequenceClassification`), or None. A head that is only the tied
+    input embeddings (a bare GPT-2 / T5 with `tie_word_embeddings`) needs no weights of its
+    own, so it is fine; a masked LM's head always has its own (transform, bias)."""
+    architectures = [a for a in config.get("architectures") or [] if isinstance(a, str)]
+    if not architectures or any(a.endswith(LM_HEAD_SUFFIXES) for a in architectures):
+        return None
+    family = family_of_config(config)
+    if family != MLM and config.get("tie_word_embeddings", True):
+        return None
+    return (f"the saved weights are a {', '.join(architectures)}, which has no language-model "
+            "head; loading it as a language model would initialise the head at random, and "
+            "label words would be read from random weights. Use a checkpoint saved with its "
+            "language-model head (architectures ending in ForMaskedLM, ForCausalLM or "
+            "ForConditionalGeneration)")
+
+
 def family_of_config(config: dict) -> str | None:
     """Family from a config dict (`config.to_dict()` or config.json); None if it cannot tell."""
     if config.get("is_encoder_decoder"):

@@ -13,6 +13,7 @@ from promptdsl import ModelSourceSpec
 # hub ids: "name" or "owner/name", letters, digits, - _ .
 HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 WANTED = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*"]
+UNWANTED = ["*.py"]      # a model's own code is never downloaded (docs/reliability.md)
 
 
 def _download(name: str) -> str | None:
@@ -20,11 +21,12 @@ def _download(name: str) -> str | None:
         return None
     from huggingface_hub import snapshot_download
     try:
-        return snapshot_download(name, allow_patterns=WANTED, local_files_only=True)
+        return snapshot_download(name, allow_patterns=WANTED, ignore_patterns=UNWANTED,
+                                 local_files_only=True)
     except Exception:  # not cached: try the network below
         pass
     try:
-        return snapshot_download(name, allow_patterns=WANTED)
+        return snapshot_download(name, allow_patterns=WANTED, ignore_patterns=UNWANTED)
     except Exception:  # offline, unknown id, gated: another source may know it
         return None
 

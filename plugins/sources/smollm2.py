@@ -64,8 +64,11 @@ def _convert(source: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     print(f"promptdsl: converting {source.name} once into {cache_dir()} (about 20 s)",
           file=sys.stderr)
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    # a GGUF file holds no code; say so explicitly, so transformers never asks on stdin
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name,
+                                              trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name,
+                                                 trust_remote_code=False)
     # the weights are already dequantized to float32; drop the GGUF quantizer so they can be saved
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):

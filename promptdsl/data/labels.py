@@ -16,6 +16,8 @@ def label_indices(table: Table, column: str, labels: list) -> np.ndarray:
         for i, value in enumerate(values):
             if found[i] == -1:
                 found[i] = index.get(value.strip(), -1)  # " 1" in a hand-edited file is 1
+            if found[i] == -1 and not value.strip():
+                raise table.error(i, f"the label column '{column}' is empty in this row")
             if found[i] == -1:
                 known = ", ".join(repr(x) for x in labels)
                 raise table.error(i, f"label {value!r} is not one the verbalizer knows "

@@ -10,7 +10,7 @@ import torch
 
 from ..errors import ModelError, PluginError
 from ..registry import get_registry
-from .backbone import load_backbone
+from .backbone import check_max_length, load_backbone
 from .prompt_model import PromptModel
 from .soft_prompt import SoftPrompt
 from .template import CompiledTemplate
@@ -85,7 +85,10 @@ def compile_task(task: dict, device=None, apply: bool = True, meta: bool = False
     """Build the PromptModel of a task IR (internals §1) on `device` (default: CPU), with its
     methods applied in order (`apply=False` leaves them out). `meta=True`: the backbone is built
     from its config on the meta device (shapes and parameter counts only, no weights)."""
-    tokenizer, backbone, family = load_backbone(task["model"], meta=meta)
+    # a model folder's own code runs only when the task says so (docs/reliability.md)
+    tokenizer, backbone, family = load_backbone(
+        task["model"], meta=meta, trust_remote_code=bool(task.get("trust_remote_code", False)))
+    check_max_length(task, tokenizer, backbone)
     model = assemble(task, tokenizer, backbone, family)
     if apply:
         apply_methods(model)

@@ -17,6 +17,7 @@ an `Ensemble`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -71,7 +72,8 @@ def save_checkpoint(model, directory) -> int:
     write_text(directory / TASK, dumps(task, indent=2) + "\n")
     meta = {"format": FORMAT, "promptdsl": __version__, "task": task["name"],
             "model": task["model"], "labels": [str(label) for label in model.labels],
-            "tensors": sorted(unique), "aliases": aliases, "stored_by": stored_by}
+            "tensors": sorted(unique), "aliases": aliases, "stored_by": stored_by,
+            "sha256": _digests(directory)}
     write_text(directory / META, dumps(meta, indent=2) + "\n")
     return directory_bytes(directory)
 
@@ -91,6 +93,16 @@ def save_ensemble(task: dict, members: list, weights: list, labels: list, direct
     return directory_bytes(directory)
 
 
+def _digests(directory: Path) -> dict:
+    """sha256 of the checkpoint's tensor files (a method's own too), by relative path: `load`
+    refuses one changed since (safetensors itself checks only its header). task.json is left
+    out: pointing it at a moved model folder is a legitimate edit, and a task that does not
+    fit the tensors is refused by their names and shapes."""
+    return {p.relative_to(directory).as_posix(): file_sha256(p)
+            for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name not in (META, TASK) and not p.name.endswith(".tmp")}
+
+
 def directory_bytes(directory) -> int:
     return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
 
@@ -108,34 +120,129 @@ def find_checkpoint(path) -> Path:
                           f"its checkpoint/ folder)")
 
 
-def read_checkpoint_task(path) -> dict:
-    folder = find_checkpoint(path)
+def _read_object(path: Path, what: str) -> dict:
+    """A JSON object file of the checkpoint; CheckpointError naming the file otherwise."""
     try:
-        return json.loads((folder / TASK).read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{folder / TASK}: cannot be read: {exc}") from exc
+        raise CheckpointError(f"{path}: cannot be read: {exc}") from exc
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: not {what} (a JSON object), but a "
+                              f"{type(value).__name__}")
+    return value
+
+
+def read_checkpoint_task(path) -> dict:
+    """The task IR a checkpoint is built from; CheckpointError naming task.json when it is
+    not a JSON object or its top-level keys are missing or of the wrong JSON type (what is
+    inside them is for building the model to judge: `load_checkpoint`)."""
+    folder = find_checkpoint(path)
+    file = folder / TASK
+    task = _read_object(file, "a task IR")
+    import jsonschema
+    problem = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(_top_level_schema()).iter_errors(task))
+    if problem is not None:
+        where = ".".join(str(p) for p in problem.absolute_path) or "the top level"
+        raise CheckpointError(f"{file}: not a task this version of promptdsl can build "
+                              f"(at {where}: {problem.message})")
+    from ..ir.schema import DATA, TRAIN, fill_defaults
+    # settings a newer promptdsl added get their defaults, so older checkpoints still load
+    task["data"], task["train"] = fill_defaults(task["data"], DATA), fill_defaults(task["train"],
+                                                                                   TRAIN)
+    return task
+
+
+def _top_level_schema() -> dict:
+    """The IR schema's top level only: its required keys, each with the JSON types the full
+    schema allows for it (nested parts left open)."""
+    from ..ir.schema import builtin_schema
+    schema = builtin_schema()
+
+    def types(sub: dict) -> list:
+        if "$ref" in sub:
+            sub = schema["$defs"][sub["$ref"].rsplit("/", 1)[-1]]
+        if "anyOf" in sub:
+            return [t for option in sub["anyOf"] for t in types(option)]
+        kind = sub.get("type")
+        return kind if isinstance(kind, list) else [kind] if kind else []
+    properties = {key: {"type": sorted(set(types(sub)))} if types(sub) else {}
+                  for key, sub in schema["properties"].items()}
+    return {"type": "object", "required": schema["required"], "properties": properties}
 
 
 def read_meta(folder: Path) -> dict:
-    try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8")) \
-            if (folder / META).is_file() else {}
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{folder / META}: cannot be read: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{folder / META}: not a checkpoint description (a JSON object)")
+    folder = Path(folder)
+    if not (folder / META).is_file():
+        return {}
+    meta = _read_object(folder / META, "a checkpoint description")
+    if not isinstance(meta.get("format", FORMAT), int) or meta.get("format", FORMAT) > FORMAT:
+        raise CheckpointError(f"{folder / META}: checkpoint format {meta.get('format')!r}; this "
+                              f"version of promptdsl reads format {FORMAT} and older")
+    for key, kind in (("aliases", dict), ("stored_by", dict), ("tensors", list),
+                      ("ensemble", dict), ("sha256", dict)):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise CheckpointError(f"{folder / META}: `{key}` is not a JSON "
+                                  f"{'object' if kind is dict else 'list'}")
     return meta
 
 
+def verify_digests(folder: Path, meta: dict) -> None:
+    """Files whose sha256 checkpoint.json records must still have it (a flipped byte inside a
+    tensor's data is otherwise invisible: safetensors checks only the header)."""
+    for name, expected in (meta.get("sha256") or {}).items():
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise CheckpointError(f"{folder / META}: sha256 names {name}, outside the folder")
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing (checkpoint.json lists it)")
+        if file_sha256(path) != expected:
+            raise CheckpointError(f"{path}: corrupted (its sha256 differs from the one "
+                                  f"{META} recorded when it was saved)")
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_tensors(folder: Path) -> dict:
+    path = folder / TENSORS
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (a checkpoint stores its tensors there)")
+    try:
+        return load_file(str(path))
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise CheckpointError(f"{path}: corrupted or truncated, cannot be read: {exc}") from exc
+
+
+def _check_tensor(file: Path, name: str, value, target) -> None:
+    """Shape, dtype and finiteness of one stored tensor against the model's."""
+    if tuple(target.shape) != tuple(value.shape):
+        raise CheckpointError(f"{file}: tensor {name} has shape {tuple(value.shape)}, the model "
+                              f"built from {TASK} expects {tuple(target.shape)}")
+    if value.dtype != target.dtype:
+        raise CheckpointError(f"{file}: tensor {name} is {value.dtype}, the model expects "
+                              f"{target.dtype}")
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        bad = int((~torch.isfinite(value)).sum())
+        raise CheckpointError(f"{file}: tensor {name} holds {bad} NaN or infinite value(s)")
+
+
 def load_trainable(model, path) -> None:
-    """Load a checkpoint's tensors into an already built `model` (same task, methods applied)."""
+    """Load a checkpoint's tensors into an already built `model` (same task, methods applied).
+    Every tensor is checked (name, shape, dtype, finite values) before any is copied."""
     folder = find_checkpoint(path)
     meta = read_meta(folder)
-    try:
-        state = load_file(str(folder / TENSORS))
-    except (OSError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"{folder}: the checkpoint cannot be read: {exc}") from exc
+    state = _read_tensors(folder)
+    file = folder / TENSORS
     for alias, name in (meta.get("aliases") or {}).items():
+        if name not in state:
+            raise CheckpointError(f"{folder / META}: alias {alias} names tensor {name}, which "
+                                  f"{TENSORS} does not hold")
         state[alias] = state[name]
     for spec, options in method_specs(model.task):
         if spec.name in (meta.get("stored_by") or {}) and spec.load is not None:
@@ -151,26 +258,40 @@ def load_trainable(model, path) -> None:
         raise CheckpointError(f"{folder}: the checkpoint does not fit the model built from its "
                               f"task.json ({'; '.join(what)})")
     params = dict(model.state_dict(keep_vars=True))
+    for name, value in state.items():
+        _check_tensor(file, name, value, params[name])
+    verify_digests(folder, meta)     # last: the specific reasons above say more
     with torch.no_grad():
         for name, value in state.items():
-            target = params[name]
-            if target.shape != value.shape:
-                raise CheckpointError(f"{folder}: tensor {name} has shape {tuple(value.shape)}, "
-                                      f"the model expects {tuple(target.shape)}")
-            target.copy_(value.to(target.device, target.dtype))
+            params[name].copy_(value.to(params[name].device))
+
+
+def _build(task: dict, folder: Path):
+    """The model of a checkpoint's task; CheckpointError naming task.json when none can be
+    built from it (a model folder gone, a plugin no longer installed, an edited IR)."""
+    from .build import build_model
+    try:
+        return build_model(task)
+    except (PromptdslError, KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"{folder / TASK}: no model can be built from it: {exc}") from exc
 
 
 def load_checkpoint(path, device=None):
     """Rebuild the PromptModel of a checkpoint: compile its task, apply methods, load tensors
     (an ensemble checkpoint gives an `Ensemble` of its members)."""
-    from .build import build_model
     folder = find_checkpoint(path)
     meta = read_meta(folder)
     if meta.get("ensemble"):
         return _load_ensemble(folder, meta, device)
     task = read_checkpoint_task(folder)
-    model = build_model(task)
+    model = _build(task, folder)
     load_trainable(model, folder)
+    labels = meta.get("labels")
+    if labels is not None and list(labels) != [str(label) for label in model.labels]:
+        raise CheckpointError(f"{folder / META}: labels {labels} differ from those of its "
+                              f"{TASK} ({', '.join(map(str, model.labels))})")
     from .prepare import restore_demonstrations
     restore_demonstrations(model)
     if device is not None:
@@ -182,10 +303,17 @@ def load_checkpoint(path, device=None):
 def _load_ensemble(folder: Path, meta: dict, device):
     from ..model.ensemble import Ensemble
     spec = meta["ensemble"]
-    members = {name: load_checkpoint(folder / "members" / name, device)
-               for name in spec["members"]}
-    return Ensemble(read_checkpoint_task(folder), members, spec["weights"])
+    members, weights = spec.get("members"), spec.get("weights")
+    if not (isinstance(members, list) and members and isinstance(weights, list)
+            and len(weights) == len(members)
+            and all(isinstance(name, str) and Path(name).name == name
+                    and name not in ("", ".", "..") for name in members)  # no ../
+            and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights)):
+        raise CheckpointError(f"{folder / META}: `ensemble` needs `members` (names) and as "
+                              "many numeric `weights`")
+    loaded = {name: load_checkpoint(folder / "members" / name, device) for name in members}
+    return Ensemble(read_checkpoint_task(folder), loaded, weights)
 
 
 __all__ = ["save_checkpoint", "save_ensemble", "load_checkpoint", "load_trainable",
-           "find_checkpoint", "read_checkpoint_task", "CheckpointError"]
+           "find_checkpoint", "read_checkpoint_task", "file_sha256", "CheckpointError"]

@@ -64,7 +64,10 @@ def predict_table(model, device, table: Table, progress: bool = True):
     return _trainer(model, task, device, progress).evaluate(encoded, desc="predict")
 
 
-def read_input(path) -> Table:
+def read_input(path, task: dict) -> Table:
+    """The rows of `predict --input`: a regular data file with a row at least and a column for
+    every field the task's template reads (DataError at the file's header otherwise)."""
     table = read_table(path)
     table.require_rows("prediction")
+    table.require_columns(template_fields(task), role="column for the template field")
     return table
