@@ -18,7 +18,7 @@ from promptdsl_plugins.methods._pseudo import pseudo_labelled
 POS = [f"It was great . {w}" for w in tiny.WORDS[:12]]
 NEG = [f"How far is it ? {w}" for w in tiny.WORDS[:12]]
 ROWS = [(t, "1") for t in POS] + [(t, "0") for t in NEG]
-SECOND = "{sentence} All in all, it was [MASK]"
+SECOND = tiny.PET_SECOND_TEMPLATE
 
 
 QUIET = {"progress": False, "echo": lambda _: None}
@@ -27,20 +27,7 @@ QUIET = {"progress": False, "echo": lambda _: None}
 @pytest.fixture
 def pet_task(tiny_model_dir, tmp_path):
     def make(**options):
-        train = tiny.write_tsv(tmp_path, ROWS[::2], name="train.tsv")
-        test = tiny.write_tsv(tmp_path, ROWS[1::2], name="test.tsv")
-        unlabeled = tiny.write_tsv(tmp_path, [(t,) for t, _ in ROWS], columns=("sentence",),
-                                   name="unlabeled.tsv")
-        task = tiny.make_task(tiny_model_dir("gpt2"), "{sentence} It was [MASK]", train=train,
-                              test=test, unlabeled=unlabeled,
-                              methods=[{"name": "pet", "options": {
-                                  "templates": None, "distill": False, "generations": 1,
-                                  **options}}],
-                              train_options={"max_steps": 2, "batch_size": 4,
-                                             "learning_rate": 1e-3})
-        task["templates"] = {"a": dict(task["template"]),
-                             "b": {"text": SECOND, "pieces": tiny.pieces_from_text(SECOND)}}
-        return task
+        return tiny.pet_task(tiny_model_dir("gpt2"), tmp_path, ROWS, options)
     return make
 
 

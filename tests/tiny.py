@@ -239,9 +239,10 @@ def pieces_from_text(text: str) -> list[dict]:
         elif m.group(4):
             pieces.append({"type": "special", "token": m.group(4).lower()})
         elif m.group(6) is not None:
-            pieces.append({"type": "soft", "count": None, "init": m.group(6)})
+            pieces.append({"type": "soft", "count": None, "init": m.group(6), "name": None})
         else:
-            pieces.append({"type": "soft", "count": int(m.group(5) or 1), "init": None})
+            pieces.append({"type": "soft", "count": int(m.group(5) or 1), "init": None,
+                           "name": None})
         pos = m.end()
     if pos < len(text):
         pieces.append({"type": "text", "text": text[pos:]})
@@ -313,6 +314,29 @@ def make_task(model, template="{sentence} It was [MASK] .", labels=None, *, name
         "metric": metric,
         "sweep": None,
     }
+
+
+PET_SECOND_TEMPLATE = "{sentence} All in all, it was [MASK]"
+
+
+def pet_task(model_dir, folder, rows, options=None, train_options=None) -> dict:
+    """A `method pet` task over two templates (a, b): train on rows[::2], test on rows[1::2],
+    every row's text unlabelled."""
+    train = write_tsv(folder, rows[::2], name="train.tsv")
+    test = write_tsv(folder, rows[1::2], name="test.tsv")
+    unlabeled = write_tsv(folder, [(t,) for t, _ in rows], columns=("sentence",),
+                          name="unlabeled.tsv")
+    task = make_task(model_dir, "{sentence} It was [MASK]", train=train, test=test,
+                     unlabeled=unlabeled,
+                     methods=[{"name": "pet", "options": {
+                         "templates": None, "distill": False, "generations": 1,
+                         **(options or {})}}],
+                     train_options={"max_steps": 2, "batch_size": 4, "learning_rate": 1e-3,
+                                    **(train_options or {})})
+    task["templates"] = {"a": dict(task["template"]),
+                         "b": {"text": PET_SECOND_TEMPLATE,
+                               "pieces": pieces_from_text(PET_SECOND_TEMPLATE)}}
+    return task
 
 
 def dump_task(task: dict, path) -> Path:

@@ -35,33 +35,42 @@ def _print_table(rows: dict, err: bool = False) -> None:
     from ..train.metrics import format_table
     rows = {name: metrics for name, metrics in rows.items() if metrics}
     if rows:
-        click.echo(format_table(rows), err=err)
+        _echo(format_table(rows), err=err)
 
 
-def _run_one(task: dict, out, device) -> dict:
+def _echo(text: str, err: bool = False) -> None:
+    """Print on rank 0 only (under torchrun every rank runs the command)."""
+    from ..train.distributed import world
+    if world().is_main:
+        click.echo(text, err=err)
+
+
+def _run_one(task: dict, out, device, resume: bool = False) -> dict:
     from ..train.runner import train_task
     summary = train_task(task, out=out, device=device, progress=_progress(),
-                         echo=lambda text: click.echo(text, err=True))
-    click.echo(f"task {task['name']}: {summary['run_dir']}")
+                         echo=lambda text: _echo(text, err=True), resume=resume)
+    _echo(f"task {task['name']}: {summary['run_dir']}")
     _print_table({"test": summary.get("test"), "validation": summary.get("validation")})
     return summary
 
 
-def _run_sweep(task: dict, out, device) -> dict:
+def _run_sweep(task: dict, out, device, resume: bool = False) -> dict:
     from ..ir.sweep import expand_sweep
+    from ..train.distributed import world
     from ..train.rundir import RunDir, default_run_dir
     from ..train.runner import check_run_dir_free, train_task
     from ..train.splits import final_split_name
     from ..train.sweep import aggregate
     root = Path(out) if out else default_run_dir(task["name"])
-    check_run_dir_free(root)
+    if not resume and world().is_main:
+        check_run_dir_free(root)
     split = final_split_name(task)
     summaries, rows = [], {}
     runs = expand_sweep(task)
     for number, (point, name, run_task) in enumerate(runs, 1):
-        click.echo(f"sweep {task['name']} [{number}/{len(runs)}] {name}", err=True)
+        _echo(f"sweep {task['name']} [{number}/{len(runs)}] {name}", err=True)
         summary = train_task(run_task, out=root / name, device=device, progress=_progress(),
-                             echo=lambda text: click.echo(text, err=True))
+                             echo=lambda text: _echo(text, err=True), resume=resume)
         summaries.append({"point": point, **summary})
         rows[name] = summary.get(split)
     result = {"task": task["name"], "split": split, "sweep": task["sweep"],
@@ -70,17 +79,18 @@ def _run_sweep(task: dict, out, device) -> dict:
                         "train_seconds": (s.get("train") or {}).get("seconds")}
                        for s in summaries],
               "aggregate": aggregate(summaries, split)}
-    RunDir(root).write_json("sweep.json", result)
+    if world().is_main:
+        RunDir(root).write_json("sweep.json", result)
     agg = result["aggregate"]
     mean = {k: (v["mean"] if "mean" in v else {lab: x["mean"] for lab, x in v.items()})
             for k, v in agg.items()}
     std = {k: (v["std"] if "std" in v else {lab: x["std"] for lab, x in v.items()})
            for k, v in agg.items()}
-    click.echo(f"sweep {task['name']}: {root} ({split})")
+    _echo(f"sweep {task['name']}: {root} ({split})")
     _print_table({**rows, "mean": mean, "std": std})
     for key in ("accuracy", "macro_f1"):
         if key in agg:
-            click.echo(f"{key}: {100 * agg[key]['mean']:.2f} ± {100 * agg[key]['std']:.2f} "
+            _echo(f"{key}: {100 * agg[key]['mean']:.2f} ± {100 * agg[key]['std']:.2f} "
                        f"over {len(agg[key]['values'])} runs")
     return result
 
@@ -93,17 +103,31 @@ def _run_sweep(task: dict, out, device) -> dict:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="override a field, e.g. --set train.epochs=1 (repeatable)")
 @click.option("--device", type=DEVICE, default=None, help="default: the task's train.device")
-def train_command(file, task_name, out, sets, device):
-    """Train and evaluate the tasks of FILE; each run fills a run directory."""
+@click.option("--resume", "resume", type=click.Path(file_okay=False), default=None,
+              metavar="RUN_DIR", help="continue the run in RUN_DIR (stopped, killed or "
+              "crashed) from its last saved state, with the same FILE and --set values")
+def train_command(file, task_name, out, sets, device, resume):
+    """Train and evaluate the tasks of FILE; each run fills a run directory.
+
+    SIGTERM or Ctrl-C saves a resumable state and says how to resume."""
+    from ..errors import PromptdslError
+    from ..train.interrupt import catching_signals
+    if resume and out:
+        raise click.UsageError("give --out or --resume, not both (--resume continues the run "
+                               "directory it names)")
+    if resume and not Path(resume).is_dir():
+        raise PromptdslError(f"--resume {resume}: no such run directory")
     tasks = load_tasks(file, task_name, parse_sets(sets))
-    for task in tasks:
-        target = out
-        if out and len(tasks) > 1:
-            target = str(Path(out) / task["name"])
-        if task.get("sweep"):
-            _run_sweep(task, target, device)
-        else:
-            _run_one(task, target, device)
+    out = out or resume
+    with catching_signals():
+        for task in tasks:
+            target = out
+            if out and len(tasks) > 1:
+                target = str(Path(out) / task["name"])
+            if task.get("sweep"):
+                _run_sweep(task, target, device, resume=bool(resume))
+            else:
+                _run_one(task, target, device, resume=bool(resume))
 
 
 @click.command("eval")
@@ -149,11 +173,14 @@ def predict_command(file, checkpoint, texts, input_path, output, device):
     from ..train.rundir import tsv_line, write_tsv
     if bool(texts) == bool(input_path):
         raise DataError("give either --text (one or more) or --input FILE")
+    if output and not Path(output).resolve().parent.is_dir():
+        raise DataError(f"the folder of --output {output} does not exist")
     saved = read_checkpoint_task(checkpoint)
     load_tasks(file, saved["name"], None)  # FILE must still check clean and hold the task
+    # the inputs are read and checked before the model loads: a bad input costs no load time
+    table = table_from_texts(saved, list(texts)) if texts else read_input(input_path, saved)
     progress = _progress()
     model, torch_device = load_for_inference(checkpoint, device)
-    table = table_from_texts(model.task, list(texts)) if texts else read_input(input_path)
     result = predict_table(model, torch_device, table, progress=progress)
     fields = template_fields(model.task)
     labels = [str(label) for label in model.labels]

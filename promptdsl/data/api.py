@@ -149,21 +149,27 @@ class PromptDataset:
     def __len__(self) -> int:
         return len(self.features)
 
-    def _collated(self, batches):
+    def collated(self, batches):
+        """Yield (indices, batch) for lists of row indices, `chunk` batches padded at a time."""
         for start in range(0, len(batches), self.chunk):
             part = batches[start:start + self.chunk]
             yield from zip(part, collate_many(self.features, part))
 
+    def epoch_batches(self, batch_size: int, seed: int, epoch: int = 0) -> list:
+        """The row indices of each training batch of one epoch: shuffled with (seed, epoch),
+        length-bucketed."""
+        return train_batches(self.features.lengths, batch_size, seed, epoch)
+
     def train_batches(self, batch_size: int, seed: int, epoch: int = 0):
-        """Yield (indices, batch): shuffled with (seed, epoch), length-bucketed."""
-        yield from self._collated(train_batches(self.features.lengths, batch_size, seed, epoch))
+        """Yield (indices, batch) of `epoch_batches`."""
+        yield from self.collated(self.epoch_batches(batch_size, seed, epoch))
 
     def num_eval_batches(self, batch_size: int) -> int:
         return -(-len(self.features) // int(batch_size))
 
     def eval_batches(self, batch_size: int):
         """Yield (indices, batch), longest rows first; use `restore_order` on the outputs."""
-        yield from self._collated(eval_batches(self.features.lengths, batch_size))
+        yield from self.collated(eval_batches(self.features.lengths, batch_size))
 
 
 __all__ = ["renderer_for", "encode", "encode_split", "collate", "PromptDataset",

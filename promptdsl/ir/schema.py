@@ -61,6 +61,12 @@ TRAIN = {
                          description="learning-rate schedule after the warm-up "
                          "(`warmup_ratio`): `linear` decays to 0, `constant` stays, `cosine` "
                          "decays along a half cosine to 0"),
+        "save_every": _opt(["integer", "null"], None, minimum=1,
+                           description="optimizer steps between resumable states in the run "
+                           "directory's state/ (null: at the end of each epoch)"),
+        "on_nonfinite": _opt("string", "stop", enum=["stop", "skip"],
+                             description="a NaN or infinite training loss: `stop` ends the run "
+                             "with an error, `skip` drops that batch's update with a warning"),
     },
 }
 

@@ -5,9 +5,11 @@
     save_checkpoint(model, directory)        -> bytes written
     Trainer(model, task, device)             .train(train, validation) / .evaluate(split)
 
-Modules: trainer (the loop), runner (one run end to end, RunContext for methods with their own
-loop), checkpoint, rundir, splits (data wiring), metrics, sweep, inference (eval / predict from a
-checkpoint), seeding, build (compile + methods), prepare (the data-dependent set-up phase).
+Modules: trainer (optimizer, schedule, evaluation), loop (one training loop), state (its
+resumable state), interrupt (SIGTERM / Ctrl-C), distributed (ranks under torchrun), runner (one
+run end to end, RunContext for methods with their own loop, resume), checkpoint, rundir (files,
+locks), splits (data wiring), metrics, sweep, inference (eval / predict from a checkpoint),
+seeding, build (compile + methods), prepare (the data-dependent set-up phase).
 Imported lazily so that `import promptdsl.train` stays light.
 """
 from __future__ import annotations

@@ -7,10 +7,12 @@
     <run>/checkpoint/      trainable tensors (safetensors) + what rebuilds the graph
 
 A run directory is never overwritten: an existing non-empty folder is an error, so a finished
-run cannot be lost to a typo in `--out`.
+run cannot be lost to a typo in `--out`. While a process writes a run it holds `<run>/.lock`;
+`<run>/state/` holds the resumable training state (promptdsl.train.state) until the run ends.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -61,20 +63,57 @@ def dumps(value, indent=None) -> str:
 class RunDir:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self.lock = None
 
     @classmethod
     def create(cls, path: str | os.PathLike) -> "RunDir":
+        """A new run directory (missing or empty), locked by this process."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise RunDirError(f"{path}: exists and is not a directory")
-        if path.is_dir() and any(path.iterdir()):
+        if path.is_dir() and _entries(path):
             raise RunDirError(f"{path}: run directory exists and is not empty; "
                               "choose another --out (nothing was written)")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunDirError(f"{path}: cannot create the run directory: {exc.strerror}") from exc
-        return cls(path)
+        run = cls(path)
+        run.lock = RunLock.acquire(path)
+        if _entries(path):          # another process filled it between our check and the lock
+            run.close()
+            raise RunDirError(f"{path}: run directory exists and is not empty; "
+                              "choose another --out (nothing was written)")
+        return run
+
+    @classmethod
+    def reopen(cls, path: str | os.PathLike) -> "RunDir":
+        """An existing run directory, to resume writing it; locked by this process."""
+        path = Path(path)
+        if not path.is_dir():
+            raise RunDirError(f"{path}: no such run directory to resume")
+        run = cls(path)
+        run.lock = RunLock.acquire(path)
+        return run
+
+    def close(self) -> None:
+        """Release the lock (a process that dies releases it too)."""
+        lock = getattr(self, "lock", None)
+        if lock is not None:
+            lock.release()
+            self.lock = None
+
+    def truncate_metrics(self, size: int) -> None:
+        """Cut metrics.jsonl back to `size` bytes (a resumed run writes the rest again)."""
+        path = self.path / "metrics.jsonl"
+        if path.is_file() and path.stat().st_size > size:
+            with open(path, "r+b") as handle:
+                handle.truncate(size)
+                os.fsync(handle.fileno())
+
+    def metrics_bytes(self) -> int:
+        path = self.path / "metrics.jsonl"
+        return path.stat().st_size if path.is_file() else 0
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -102,6 +141,55 @@ class RunDir:
         return write_tsv(self.path / "predictions.tsv", header, rows)
 
 
+LOCK = ".lock"
+
+
+def _entries(path: Path) -> list:
+    return [p for p in path.iterdir() if p.name != LOCK]
+
+
+class RunLock:
+    """An exclusive lock on a run directory (`flock` on `<run>/.lock`, which holds the owner's
+    pid): one process writes a run at a time; the lock goes when the process ends, even by
+    kill -9, so a crashed run can be resumed."""
+
+    def __init__(self, path: Path, handle):
+        self.path, self.handle = path, handle
+
+    @classmethod
+    def acquire(cls, folder: Path) -> "RunLock":
+        try:
+            import fcntl
+        except ImportError:          # no flock (Windows): runs are not locked there
+            return cls(folder / LOCK, None)
+        path = folder / LOCK
+        try:
+            handle = open(path, "a+", encoding="utf-8")
+        except OSError as exc:
+            raise RunDirError(f"{folder}: cannot lock the run directory: {exc.strerror}") from exc
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise RunDirError(f"{folder}: the run directory is in use by process {owner} "
+                              "(it holds the lock); wait for it to end, or choose another "
+                              "--out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return cls(path, handle)
+
+    def release(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            self.handle.close()
+            self.handle = None
+
+
 def _file_mode() -> int:
     """The mode a plain `open(…, "w")` gives under the current umask (safetensors writes 0600)."""
     mask = os.umask(0)
@@ -109,14 +197,31 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+def _fsync(path, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:          # e.g. directories cannot be opened on some systems
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _atomically(path, write) -> Path:
-    """`write(temporary path)`, then the usual permissions and a rename onto `path`, so an
-    interrupted write never leaves half a file behind."""
+    """`write(temporary path)`, fsync, the usual permissions and a rename onto `path`: an
+    interrupted write (even a power cut) leaves the previous file or the new one, never half
+    a file."""
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
     write(tmp)
     os.chmod(tmp, _file_mode())
+    _fsync(tmp)
     os.replace(tmp, target)
+    _fsync(target.parent, directory=True)
     return target
 
 

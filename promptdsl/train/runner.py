@@ -5,9 +5,18 @@ evaluate only), evaluate, and fill the run directory. `promptc train` is a thin 
 Nothing is written before everything that can be checked has been: the run directory is created
 the first time something is written to it, so an error while reading data, building models or
 validating a method's options leaves nothing behind.
+
+Resuming (`resume=True`) reopens a run directory whose process died or was stopped: the run is
+replayed deterministically, finished training loops give back their saved tensors, the
+interrupted one continues from its last state (promptdsl.train.state), and nothing already in
+metrics.jsonl is written twice. Under torchrun every rank runs this; only rank 0 writes the run
+directory (the others write to a temporary folder that is removed at the end).
 """
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +25,14 @@ import torch
 
 from ..errors import DataError
 from ..model.params import count
-from . import build, splits
+from . import build, interrupt, splits
 from .checkpoint import save_checkpoint, save_ensemble
+from .distributed import world
 from .prepare import prepare_model
-from .rundir import RunDir, RunDirError, default_run_dir
+from .rundir import RunDir, RunDirError, default_run_dir, dumps
 from .seeding import autocast_dtype, resolve_device, seed_everything
+from .state import FOLDER as STATE_FOLDER
+from .state import RunStates
 from .trainer import EvalResult, Trainer
 
 
@@ -43,6 +55,7 @@ class RunContext:
     _tables: dict = field(default_factory=dict)
     _rundir: RunDir | None = None
     checkpoint_bytes: int | None = None
+    states: RunStates | None = None     # the resumable training states of this run
 
     @property
     def seed(self) -> int:
@@ -97,11 +110,13 @@ class RunContext:
 
     def trainer(self, model) -> Trainer:
         return Trainer(model, self.task, self.device, autocast_dtype=self.autocast,
-                       log=self.log, progress=self.progress, echo=self.echo)
+                       log=self.log, progress=self.progress, echo=self.echo,
+                       states=self.states)
 
     def log(self, record: dict) -> None:
-        """Append one line to metrics.jsonl."""
-        self.rundir.append_metrics(record)
+        """Append one line to metrics.jsonl (not again when a resumed run replays it)."""
+        if self.states is None or self.states.should_write_log():
+            self.rundir.append_metrics(record)
 
     def write_predictions(self, labels: list, table, result: EvalResult) -> None:
         write_predictions(self.rundir, labels, table, result, self.task["data"]["label"])
@@ -141,22 +156,111 @@ def write_predictions(rundir: RunDir, labels: list, table, result: EvalResult,
 
 
 def train_task(task: dict, *, out=None, device: str | None = None, progress: bool = True,
-               echo=print) -> dict:
-    """Run `task` end to end; return the summary (also written to summary.json)."""
+               echo=print, resume: bool = False) -> dict:
+    """Run `task` end to end; return the summary (also written to summary.json). With
+    `resume`, continue the run in `out` (a finished run returns its summary; a missing or
+    empty `out` starts afresh)."""
     started = time.perf_counter()
     run_path = Path(out) if out else default_run_dir(task["name"])
-    check_run_dir_free(run_path)
-    torch_device = resolve_device(device or task["train"]["device"])
+    ranks = world()
+    if resume:
+        finished = _resumable(task, run_path)
+        if finished is not None:
+            echo(f"resume: {run_path} is finished already")
+            return finished
+        resume = run_path.is_dir() and any(p.name != ".lock" for p in run_path.iterdir())
+    if not resume and ranks.is_main:
+        check_run_dir_free(run_path)
+    torch_device = ranks.init(resolve_device(device or task["train"]["device"]))
+    scratch = None
+    if not ranks.is_main:     # the other ranks write nothing the user sees
+        scratch = Path(tempfile.mkdtemp(prefix=f"promptdsl-rank{ranks.rank}-"))
+        echo, progress = (lambda text: None), False
+    write_path = scratch / "run" if scratch else run_path
+    save_every = task["train"].get("save_every")
+    states = RunStates(write_path / STATE_FOLDER, run_path / STATE_FOLDER if resume else None,
+                       int(save_every) if save_every else None)
+    context = RunContext(task, torch_device, write_path, progress, echo, states=states)
+    try:
+        if resume:
+            _reopen(context, states)
+        summary = _run(task, context, started)
+        if context._rundir is not None:
+            shutil.rmtree(context._rundir.path / STATE_FOLDER, ignore_errors=True)
+        return summary
+    except interrupt.Interrupted as exc:
+        if context._rundir is not None and "--resume" not in str(exc):
+            exc.args = (f"{exc}; resume with `promptc train FILE --resume {run_path}`",)
+        raise
+    finally:
+        if context._rundir is not None:
+            context._rundir.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _resumable(task: dict, run_path: Path) -> dict | None:
+    """Check that `run_path` may be resumed with `task`; its summary when it is finished."""
+    saved_task = run_path / "task.json"
+    if not saved_task.is_file():
+        return None                 # nothing written yet: the run starts afresh
+    try:
+        saved = json.loads(saved_task.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{saved_task}: cannot be read to resume the run: {exc}") from exc
+    where = _first_difference(json.loads(dumps(task)), saved)
+    if where is not None:
+        raise RunDirError(f"{run_path}: the run was started with a different task "
+                          f"({where}); resume it with the same file and --set values, or "
+                          "start a new run")
+    summary = run_path / "summary.json"
+    if summary.is_file():
+        try:
+            return json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{summary}: cannot be read: {exc}") from exc
+    return None
+
+
+def _first_difference(new, old, path: str = "") -> str | None:
+    """`key: new vs old` for the first place two JSON values differ, or None."""
+    if isinstance(new, dict) and isinstance(old, dict):
+        for key in [*new, *(k for k in old if k not in new)]:
+            found = _first_difference(new.get(key), old.get(key), f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    if isinstance(new, list) and isinstance(old, list) and len(new) == len(old):
+        for i, (a, b) in enumerate(zip(new, old)):
+            found = _first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if new != old:
+        return f"`{path or 'task'}`: {json.dumps(new)[:60]} now, {json.dumps(old)[:60]} then"
+    return None
+
+
+def _reopen(context: RunContext, states: RunStates) -> None:
+    """Lock the run directory again and cut metrics.jsonl back to the latest state."""
+    keep = states.begin_resume()
+    if world().is_main:
+        context._rundir = RunDir.reopen(context.run_path)
+        context._rundir.truncate_metrics(keep or 0)
+        context.echo(f"run directory: {context.run_path} (resumed)")
+
+
+def _run(task: dict, context: RunContext, started: float) -> dict:
+    context.states.metrics_bytes = lambda: context.rundir.metrics_bytes()
     methods = build.method_specs(task)
     custom = [spec for spec, _ in methods if spec.run is not None]
     will_train = build.trains(task)
-
-    context = RunContext(task, torch_device, run_path, progress, echo)
     context.read_all()
     if will_train and not custom and context.table("train") is None:
         raise DataError(f"method `{methods[-1][0].name}` trains, but the task has no data.train",
                         task["file"])
     final_name, final_table = context.final_split()
+    interrupt.check(" before training; nothing was written" if context._rundir is None else "")
 
     if custom:
         final_metrics = custom[0].run(task, context) or {}
@@ -169,10 +273,12 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
     context.prepare(model)
     encoded = {name: context.encode(model, context.table(name), name)
                for name in ("train", "validation", "test") if context.table(name) is not None}
+    interrupt.check(" before training; nothing was written" if context._rundir is None else "")
     trainer = context.trainer(model)
     train_result = None
     if will_train:
         train_result = trainer.train(encoded["train"], encoded.get("validation"))
+    interrupt.check()
     results = {}
     for name in ("validation", "test"):
         if name not in encoded:
@@ -208,6 +314,7 @@ def _write_summary(context: RunContext, summary: dict, model, train_result, star
         "methods": [m["name"] for m in task["methods"]],
         "run_dir": str(context.rundir.path),
         "device": str(context.device),
+        "processes": world().size,      # ranks that shared the work (torchrun)
         "precision": "bf16" if context.autocast else "fp32",
         "seed": context.seed,
         "shots": task["data"]["shots"],

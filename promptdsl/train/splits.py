@@ -76,3 +76,11 @@ class EncodedSplit:
     def train_batches(self, batch_size: int, seed: int, epoch: int = 0):
         """(indices, batch) length-bucketed and shuffled; the order depends on seed and epoch."""
         return self.dataset.train_batches(batch_size, seed, epoch)
+
+    def epoch_batches(self, batch_size: int, seed: int, epoch: int = 0) -> list:
+        """The row indices of each batch of one epoch, in the order `train_batches` gives."""
+        return self.dataset.epoch_batches(batch_size, seed, epoch)
+
+    def collated(self, batches: list):
+        """(indices, batch) for lists of row indices (a resumed epoch's rest, a rank's share)."""
+        return self.dataset.collated(batches)

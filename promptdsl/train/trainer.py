@@ -1,6 +1,7 @@
-"""The training loop: AdamW over the trainable parameters only, warm-up then `train.schedule`
-(linear, constant or cosine), gradient accumulation, clipping, bf16 autocast on CUDA,
-evaluation every N steps with early stopping, and the best trainable tensors kept in memory.
+"""The trainer: AdamW over the trainable parameters only, warm-up then `train.schedule`
+(linear, constant or cosine), evaluation and results. The loop itself (gradient accumulation,
+clipping, bf16 autocast on CUDA, evaluation every N steps with early stopping, the best
+trainable tensors kept in memory, resumable state, ranks) is `promptdsl.train.loop`.
 
 The trainer knows batches, not files: it gets `EncodedSplit`s (see `promptdsl.train.splits`)."""
 from __future__ import annotations
@@ -11,11 +12,10 @@ from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from ..errors import ModelError
-from ..model.rows import autocast_context, score_rows, to_device
-from .metrics import compute_metrics, is_better
+from ..model.rows import score_rows
+from .metrics import compute_metrics
 
 
 @dataclass
@@ -34,7 +34,13 @@ class EvalResult:
 
 def result_from_logits(logits: torch.Tensor, labels: list, gold: list | None, metric: str,
                        seconds: float = 0.0, extras: dict | None = None) -> EvalResult:
-    """Predictions, probabilities and (with gold labels) metrics from [N, L] label scores."""
+    """Predictions, probabilities and (with gold labels) metrics from [N, L] label scores.
+    NaN scores are an error, never a score (argmax would quietly pick the first label)."""
+    if logits.numel() and bool(torch.isnan(logits).any()):
+        rows = torch.isnan(logits).any(-1).nonzero().flatten().tolist()
+        raise NonFiniteLoss(f"the model gives NaN label scores for {len(rows)} of "
+                            f"{len(logits)} rows (row {rows[0] + 1} first): its weights "
+                            "diverged or a method broke the forward pass; no metrics reported")
     predicted = [labels[i] for i in logits.argmax(-1).tolist()]
     metrics = compute_metrics(gold, predicted, labels, metric) if gold is not None else {}
     return EvalResult(metrics, predicted, logits.float().softmax(-1), len(predicted), seconds,
@@ -118,7 +124,7 @@ class Trainer:
     (validation metrics after each evaluation)."""
 
     def __init__(self, model, task: dict, device: torch.device, *, autocast_dtype=None,
-                 log=None, progress: bool = True, echo=None):
+                 log=None, progress: bool = True, echo=None, states=None):
         self.model = model.to(device)
         self.task = task
         self.config = task["train"]
@@ -129,6 +135,7 @@ class Trainer:
         self.progress = progress
         self.labels = list(model.labels)
         self.metric = task["metric"]
+        self.states = states          # a run's RunStates (resumable state), or None
 
     # ---------------------------------------------------------------- evaluation
     def scores(self, split, desc: str = "eval") -> tuple:
@@ -166,107 +173,15 @@ class Trainer:
     def train(self, train_split, eval_split=None, loss=None) -> TrainResult:
         """Train on `train_split`, evaluating on `eval_split` (validation) once per epoch or
         every `train.eval_every` steps and keeping the best trainable tensors. `loss(model,
-        batch, indices) -> scalar` replaces the model's own loss (distillation uses it)."""
-        cfg = self.config
-        loss_of = loss or default_loss
-        batch_size = int(cfg["batch_size"])
-        accumulation = int(cfg["grad_accumulation"])
-        batches_per_epoch = train_split.num_batches(batch_size)
-        steps_total, steps_per_epoch = total_steps(cfg, batches_per_epoch)
-        epochs = math.ceil(steps_total / steps_per_epoch)
-        eval_every = int(cfg["eval_every"]) if cfg["eval_every"] else None
-        patience = cfg["early_stopping"]
-        max_norm = cfg["max_grad_norm"]
+        batch, indices) -> scalar` (a mean over the batch's rows) replaces the model's own loss
+        (distillation uses it); under several processes `model` is the DDP wrapper.
 
-        optimizer = make_optimizer(self.model, cfg, self.device)
-        scheduler = make_schedule(optimizer, cfg, steps_total)
-        params = [p for _, p in trainable_parameters(self.model)]
-        result = TrainResult()
-        best_value, best_snapshot, bad_evals = None, None, 0
-        start = time.perf_counter()
-        self.model.train()
-
-        def run_evaluation(epoch_done: float) -> bool:
-            """Evaluate, log, keep the best; True when early stopping says stop."""
-            nonlocal best_value, best_snapshot, bad_evals
-            record = {"step": result.steps, "epoch": round(epoch_done, 4),
-                      "train_loss": float(running_loss) / max(1, running_batches),
-                      "learning_rate": scheduler.get_last_lr()[0]}
-            if eval_split is None:
-                self.log({**record, "split": "train"})
-                result.evaluations.append(record)
-                self.echo(_progress_line(record, {}, self.metric))
-                return False
-            evaluation = self.evaluate(eval_split, desc="validation")   # map_rows restores train mode
-            value = evaluation.metrics.get(self.metric)
-            improved = value is not None and is_better(self.metric, value, best_value)
-            record.update({"split": "validation", **evaluation.metrics, "best": improved})
-            self.log(record)
-            result.evaluations.append(record)
-            self.echo(_progress_line(record, evaluation.metrics, self.metric))
-            if improved:
-                best_value, best_snapshot, bad_evals = value, self._snapshot(), 0
-                result.best_metrics, result.best_step = evaluation.metrics, result.steps
-            else:
-                bad_evals += 1
-            return bool(patience) and bad_evals >= int(patience)
-
-        bar = tqdm(total=steps_total, desc="train", disable=not self.progress, unit="step")
-        running_loss, running_batches, stop = 0.0, 0, False
-        for epoch in range(epochs):
-            batches = train_split.train_batches(batch_size, seed=int(cfg["seed"]), epoch=epoch)
-            optimizer.zero_grad(set_to_none=True)
-            epoch_done = float(epoch)
-            for number, (indices, batch) in enumerate(batches):
-                batch = to_device(batch, self.device)
-                with autocast_context(self.device, self.autocast_dtype):
-                    step_loss = loss_of(self.model, batch, indices)
-                (step_loss / accumulation).backward()
-                running_loss += step_loss.detach()  # a tensor: no device sync per step
-                running_batches += 1
-                result.examples += len(indices)
-                last_in_epoch = number == batches_per_epoch - 1
-                if (number + 1) % accumulation and not last_in_epoch:
-                    continue
-                if max_norm:
-                    torch.nn.utils.clip_grad_norm_(params, float(max_norm))
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                result.steps += 1
-                bar.update(1)
-                if self.progress:  # reading the loss syncs the device: only for the bar
-                    bar.set_postfix(loss=f"{float(running_loss) / running_batches:.4f}")
-                epoch_done = epoch + (number + 1) / batches_per_epoch
-                if eval_every and result.steps % eval_every == 0:
-                    stop = run_evaluation(epoch_done)
-                    running_loss, running_batches = 0.0, 0
-                if stop or result.steps >= steps_total:
-                    break
-            result.epochs = round(epoch_done, 4)
-            if not eval_every and not stop:
-                stop = run_evaluation(epoch_done)
-                running_loss, running_batches = 0.0, 0
-            if stop or result.steps >= steps_total:
-                break
-        bar.close()
-        if eval_every and result.steps % eval_every and not stop:
-            run_evaluation(result.epochs)  # the steps after the last periodic evaluation
-        result.stopped_early = stop
-        result.seconds = time.perf_counter() - start
-        if best_snapshot is not None:
-            self._restore(best_snapshot)
-        self.model.eval()
-        return result
+        With a run's `states`, a resumable state is saved every `train.save_every` steps (at
+        the end of each epoch by default) and on SIGTERM/Ctrl-C; a resumed run continues from
+        it. Under torchrun each rank trains on its share of every batch."""
+        from .loop import TrainingLoop
+        return TrainingLoop(self, train_split, eval_split, loss or default_loss).run()
 
 
-def _progress_line(record: dict, metrics: dict, metric: str) -> str:
-    """`epoch 1.00 step 12: train loss 0.6931, validation accuracy 75.00 loss 0.5123`."""
-    text = f"epoch {record['epoch']:.2f} step {record['step']}: train loss {record['train_loss']:.4f}"
-    if metrics:
-        value = metrics.get(metric)
-        shown = f"{100 * value:.2f}" if isinstance(value, float) and metric != "loss" else value
-        text += f", validation {metric} {shown}"
-        if "loss" in metrics:
-            text += f" loss {metrics['loss']:.4f}"
-    return text
+class NonFiniteLoss(ModelError):
+    """Training diverged: the loss (or the gradient) is NaN or infinite."""
