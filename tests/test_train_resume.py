@@ -65,7 +65,8 @@ def _child(args, kill_at, signum):
             os.kill(os.getpid(), signum)
     TrainingLoop._optimizer_step = step
     result = CliRunner().invoke(main, args)
-    print(result.output)
+    with open(os.environ.get("RESUME_TEST_OUTPUT", os.devnull), "w") as handle:
+        handle.write(result.output)
     os._exit(result.exit_code)
 
 
@@ -108,11 +109,16 @@ def test_sigkill_at_a_random_step_then_resume_gives_the_same_bytes(runs, tmp_pat
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_ctrl_c_save_a_state_and_say_how_to_resume(runs, tmp_path, signum):
+def test_sigterm_and_ctrl_c_save_a_state_and_say_how_to_resume(runs, tmp_path, signum,
+                                                              monkeypatch):
     path, reference = runs
     run = tmp_path / "stopped"
+    said = tmp_path / "output.txt"
+    monkeypatch.setenv("RESUME_TEST_OUTPUT", str(said))
     code = run_interrupted(["train", path, "--out", run], 5, signum)
     assert code == 128 + signum
+    assert f"at step 5; the state is saved: resume with `promptc train {path} --resume {run}`" \
+        in said.read_text()
     assert (run / "state" / "train-0.safetensors").is_file()
     from promptdsl.train.state import read_state
     assert read_state(run / "state" / "train-0.safetensors")[1]["step"] == 5

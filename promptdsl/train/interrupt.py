@@ -45,6 +45,13 @@ def check(where: str = "") -> None:
         raise Interrupted(f"interrupted by {name(signum)}{where}", signum)
 
 
+def resume_command(task: dict, run) -> str:
+    """What to run to continue: the same file (and --task/--set values) with --resume."""
+    import shlex
+    return (f"resume with `promptc train {shlex.quote(str(task['file']))} --resume "
+            f"{shlex.quote(str(run))}` (with the same --task and --set values)")
+
+
 def _handler(signum, frame):
     if _requested:          # the second signal: stop now
         raise Interrupted(f"interrupted again by {name(signum)}; stopped at "

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from ..model.rows import autocast_context, to_device
 from . import interrupt
+from .interrupt import resume_command
 from .metrics import is_better
 from .trainer import (NonFiniteLoss, TrainResult, make_optimizer, make_schedule, total_steps,
                       trainable_parameters)
@@ -214,8 +215,7 @@ class TrainingLoop:
         self._save()
         where = self.slot.states.write_folder.parent if self.slot is not None and \
             self.slot.states.write_folder is not None else None
-        how = (f"; the state is saved: resume with `promptc train FILE --resume {where}`"
-               if where else "")
+        how = f"; the state is saved: {resume_command(self.t.task, where)}" if where else ""
         raise interrupt.Interrupted(f"interrupted by {interrupt.name(signum)} at step "
                                     f"{self.result.steps}{how}", signum)
 

@@ -190,7 +190,7 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
         return summary
     except interrupt.Interrupted as exc:
         if context._rundir is not None and "--resume" not in str(exc):
-            exc.args = (f"{exc}; resume with `promptc train FILE --resume {run_path}`",)
+            exc.args = (f"{exc}; {interrupt.resume_command(task, run_path)}",)
         raise
     finally:
         if context._rundir is not None:
