@@ -1,5 +1,6 @@
-"""Property test: mutated example files and random text never make `check` raise; every
-diagnostic it returns is located and renders."""
+"""Property test: mutated example files, files generated from the grammar's constructs and random
+text never make `check` raise; every diagnostic it returns is located and renders. The generator
+and the mutator are benchmarks/fuzz_frontend.py's (its driver runs them 100,000 times)."""
 import shutil
 from pathlib import Path
 
@@ -7,16 +8,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks import fuzz_frontend
 from promptdsl.api import check
 from promptdsl.diagnostics import render_all
 from promptdsl.syntax import ast
 from promptdsl.syntax.fmt import format_text
 from promptdsl.syntax.parse import parse_text
+from tiny import frontend_project
 
 HERE = Path(__file__).parent
 SOURCES = [p.read_text() for p in sorted((HERE / "examples").glob("*.prompt"))]
-SYNTAX = list('{}[]<>"\',:#|*\\\n .-_=') + ["[MASK]", "<soft>", '"""', "task ", "extends ",
-                                            "method ", "{{", "}}", "sweep ", "import ", "\t"]
+SYNTAX = fuzz_frontend.SYNTAX
 
 
 @pytest.fixture(scope="module")
@@ -26,28 +28,36 @@ def workdir(tmp_path_factory):
     (root / "examples").mkdir()
     for path in (HERE / "examples").glob("*.prompt"):   # imports between examples resolve
         shutil.copy(path, root / "examples" / path.name)
-    return root / "examples"
+    return frontend_project(root / "examples")         # d.tsv and ./mlm for generated files
+
+
+class DrawPick:
+    """fuzz_frontend's `pick` over Hypothesis draws (so failures shrink)."""
+
+    def __init__(self, draw):
+        self.draw = draw
+
+    def choice(self, seq):
+        return self.draw(st.sampled_from(list(seq)))
+
+    def integer(self, lo, hi):
+        return self.draw(st.integers(lo, hi))
 
 
 @st.composite
 def mutated(draw):
-    text = draw(st.sampled_from(SOURCES))
-    for _ in range(draw(st.integers(1, 4))):
+    text = fuzz_frontend.mutated(DrawPick(draw), draw(st.sampled_from(SOURCES)))
+    if draw(st.booleans()):                  # and characters the mutator's pieces lack
         pos = draw(st.integers(0, len(text)))
-        action = draw(st.sampled_from(["insert", "delete", "replace", "duplicate"]))
-        piece = draw(st.one_of(st.sampled_from(SYNTAX), st.text(min_size=1, max_size=3)))
-        if action == "insert":
-            text = text[:pos] + piece + text[pos:]
-        elif action == "delete":
-            text = text[:pos] + text[pos + draw(st.integers(1, 12)):]
-        elif action == "replace":
-            text = text[:pos] + piece + text[pos + len(piece):]
-        else:
-            end = text.find("\n", pos)
-            end = len(text) if end < 0 else end
-            start = text.rfind("\n", 0, pos) + 1
-            text = text[:end] + "\n" + text[start:end] + text[end:]
+        text = text[:pos] + draw(st.text(min_size=1, max_size=3)) + text[pos:]
     return text
+
+
+@st.composite
+def generated(draw):
+    """A file built from the grammar's constructs: imports, tasks (extends), sweeps, blocks,
+    fields, every kind of value, templates with every kind of piece; mostly plausible."""
+    return fuzz_frontend.generated(DrawPick(draw))
 
 
 def assert_located(path, text):
@@ -69,7 +79,8 @@ def shape(node):
     """What a syntax tree says, without positions (strings compared by value)."""
     if isinstance(node, list):
         return [shape(n) for n in node]
-    if isinstance(node, (ast.Str, ast.Num, ast.Bool, ast.Ident, ast.Tagged, ast.ListV)):
+    if isinstance(node, (ast.Str, ast.Num, ast.Bool, ast.Null, ast.Ident, ast.Tagged,
+                         ast.ListV)):
         return (type(node).__name__, repr(ast.plain(node)))
     if isinstance(node, ast.Field):
         return ("field", node.key, node.quoted, shape(node.value))
@@ -97,6 +108,19 @@ def test_mutated_examples_give_only_located_diagnostics(workdir, text):
 @given(text=RANDOM_TEXT)
 def test_random_text_gives_only_located_diagnostics(workdir, text):
     assert_located(workdir / "random.prompt", text)
+
+
+@settings(max_examples=SHORT, **SETTINGS)
+@given(text=generated())
+def test_files_generated_from_the_grammar_give_only_located_diagnostics(workdir, text):
+    assert_located(workdir / "generated.prompt", text)
+
+
+@pytest.mark.slow
+@settings(max_examples=LONG, **SETTINGS)
+@given(text=generated())
+def test_long_fuzz_of_generated_files(workdir, text):
+    assert_located(workdir / "generated.prompt", text)
 
 
 @pytest.mark.slow

@@ -9,12 +9,12 @@ from pathlib import Path
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..syntax import ast
 from ..syntax.source import cached_source
-from ..syntax.template import Template, parse_template
-from .schema import (DATA, GENERATE, TOP_KEYS, TRAIN, builtin_schema, coerce, drop_unset,
-                     fill_defaults)
+from ..syntax.template import Template, parse_template, soft_text
+from .schema import (DATA, GENERATE, SOFT_COUNT, TOP_KEYS, TRAIN, TRUST_REMOTE_CODE,
+                     builtin_schema, coerce, drop_unset, fill_defaults)
 from .validate import Where, schema_diagnostics
 
-FIELDS = ("model", "template", "target", "metric")
+FIELDS = ("model", "trust_remote_code", "template", "target", "metric")
 BLOCKS = ("data", "templates", "verbalizer", "method", "train", "generate")
 SIMPLE_BLOCKS = {"data": DATA, "train": TRAIN, "generate": GENERATE}
 DATA_FILES = ("train", "validation", "test", "unlabeled")
@@ -79,6 +79,7 @@ class TaskBuilder:
                     blocks[entry.name] = entry
         ir = {"name": self.task.name, "file": self.file}
         ir["model"] = self._model(fields.get("model"))
+        ir["trust_remote_code"] = self._trust_remote_code(fields.get("trust_remote_code"))
         ir["data"] = self._simple_block(blocks.get("data"), "data")
         ir.update(self._templates(fields.get("template"), blocks.get("templates")))
         ir["target"] = self._template_field(fields.get("target"), "target")
@@ -145,9 +146,16 @@ class TaskBuilder:
             return ""
         model = entry.value.value
         local = Path(base_dir(entry.value.span)) / model
-        if not os.path.isabs(model) and (model.startswith(".") or local.is_dir()):
+        if not os.path.isabs(model) and (model.startswith(".") or os.path.isdir(local)):
             model = os.path.normpath(str(local))       # a folder next to the .prompt file
         return model
+
+    def _trust_remote_code(self, entry):
+        """The value as written (the schema check reports one that is not true or false)."""
+        if entry is None or isinstance(entry.value, ast.Null):
+            return TRUST_REMOTE_CODE["default"]
+        self.where.add(("trust_remote_code",), entry.key_span, entry.value.span)
+        return ast.plain(entry.value)
 
     def _metric(self, entry):
         if entry is None:
@@ -185,7 +193,21 @@ class TaskBuilder:
             return None
         template, problems = parse_template(value, cached_source(value.span.file))
         self.diagnostics.extend(problems)
+        if template is not None and not self._soft_counts_ok(template):
+            return None
         return template
+
+    def _soft_counts_ok(self, template: Template) -> bool:
+        """`<soft*N>` within the schema's bound, reported at the piece (not as a whole-template
+        schema error), before anything would allocate N rows."""
+        ok = True
+        for piece, span in zip(template.pieces, template.spans):
+            count = piece.get("count") if piece["type"] == "soft" else None
+            if count is not None and count > SOFT_COUNT["maximum"]:
+                self.error(span, "invalid-value", f"`{soft_text(piece)}` asks for {count:,} soft "
+                           f"tokens; one soft piece has at most {SOFT_COUNT['maximum']:,}")
+                ok = False
+        return ok
 
     def _templates(self, single, block) -> dict:
         if single is not None and block is not None:

@@ -21,7 +21,18 @@ def semantic_checks(built: Built, registry, tables: Tables | None = None) -> lis
     out += _composition(built, registry)
     out += _soft_without_training(built, registry)
     out += _splits(built, registry)
+    out += _remote_code(built)
     return out
+
+
+def _remote_code(built: Built) -> list:
+    if built.ir["trust_remote_code"] is not True:
+        return []
+    return [Diagnostic.at(built.where.value(("trust_remote_code",)), "trust-remote-code",
+                          "`trust_remote_code: true`: the model folder's own Python code will "
+                          "run; only for models you trust",
+                          "leave it out unless the model needs its own code and you have read it",
+                          severity=WARNING)]
 
 
 def _classifying(ir) -> bool:

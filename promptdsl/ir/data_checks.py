@@ -81,9 +81,9 @@ def data_checks(built: Built, registry, tables: Tables) -> list:
 
 
 def _valid_data_block(data: dict) -> bool:
-    import jsonschema
     from .schema import DATA
-    return jsonschema.Draft202012Validator(DATA).is_valid(data)
+    from .validate import Validator
+    return Validator(DATA).is_valid(data)
 
 
 def _located(err: DataError, path: str, shown: str) -> str:

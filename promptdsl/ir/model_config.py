@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 
 from ..registry import get_registry
@@ -21,9 +22,8 @@ def _read_json(path) -> dict | None:
 @functools.lru_cache(maxsize=64)
 def model_config(model: str) -> dict | None:
     """The config dict of `model` (a folder, a source's name, a cached hub id), or None."""
-    folder = Path(model)
-    if folder.is_dir():
-        return _read_json(folder / "config.json")
+    if os.path.isdir(model):      # unlike Path.is_dir, never raises (a name too long, a NUL)
+        return _read_json(Path(model) / "config.json")
     for spec in get_registry().model_sources.values():
         # fallback sources (the hub) may go to the network: `check` reads the cache itself
         if spec.config is None or getattr(spec, "fallback", False):

@@ -80,7 +80,7 @@ class Workspace:
             self._error(item.path.span, "import-cycle", f"import cycle: {chain}",
                         "a file cannot import itself, directly or through others")
             return
-        if not target.is_file():
+        if not os.path.isfile(target):         # never raises, unlike Path.is_file
             self._error(item.path.span, "missing-file", f"imported file `{item.path.value}` "
                         f"does not exist", f"paths are relative to {Path(unit.shown).parent}/")
             return
@@ -154,13 +154,13 @@ class Workspace:
 
 
 def _parse_or_report(path: str) -> ParseResult:
-    """Parse a file; an unreadable one (not UTF-8, no permission) becomes one diagnostic."""
+    """Parse a file; an unreadable one (no permission, a folder) becomes one diagnostic (one
+    that is not UTF-8 is located at its bad byte by the parser)."""
     try:
         return parse_path(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+    except OSError as exc:
         src = remember(Source(path, ""))
-        diag = Diagnostic.at(src.span(0, 0), "io", f"cannot read `{path}`: {reason}")
+        diag = Diagnostic.at(src.span(0, 0), "io", f"cannot read `{path}`: {exc.strerror}")
         return ParseResult(ast.File(path, []), [diag], src)
 
 

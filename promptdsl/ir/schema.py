@@ -18,15 +18,24 @@ def _path() -> dict:
     return {"type": ["string", "null"], "default": None}
 
 
+# Upper bounds where a larger value can only be a mistake (and would stall or exhaust memory
+# before failing): counts of things a run does or holds at once.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
+MAX_STEPS = 10 ** 9
+MAX_LENGTH = 1_048_576          # tokens; no model reads more
+MAX_SOFT_TOKENS = 4_096         # one `<soft*N>`: rows of a soft-token table
+
+
 DATA = {
     "type": "object", "additionalProperties": False,
     "properties": {
         "train": _path(), "validation": _path(), "test": _path(), "unlabeled": _path(),
         "label": _opt("string", "label", description="the column that holds the gold label"),
-        "shots": _opt(["integer", "null"], None, minimum=1,
+        "shots": _opt(["integer", "null"], None, minimum=1, maximum=MAX_BATCH,
                       description="examples drawn per label from train"),
-        "sample_seed": _opt("integer", 13),
-        "demonstrations": _opt("integer", 0, minimum=0),
+        "sample_seed": _opt("integer", 13, minimum=0),
+        "demonstrations": _opt("integer", 0, minimum=0, maximum=256),
         **{f"{split}_rows": _opt(["integer", "null"], None, minimum=1,
                                  description=f"use at most this many rows of `{split}` "
                                  "(null: all)")
@@ -40,20 +49,20 @@ DATA = {
 TRAIN = {
     "type": "object", "additionalProperties": False,
     "properties": {
-        "epochs": _opt("integer", 3, minimum=1),
-        "batch_size": _opt("integer", 8, minimum=1),
-        "eval_batch_size": _opt("integer", 32, minimum=1),
+        "epochs": _opt("integer", 3, minimum=1, maximum=MAX_EPOCHS),
+        "batch_size": _opt("integer", 8, minimum=1, maximum=MAX_BATCH),
+        "eval_batch_size": _opt("integer", 32, minimum=1, maximum=MAX_BATCH),
         "learning_rate": _opt("number", 1e-05, exclusiveMinimum=0),
         "weight_decay": _opt("number", 0.01, minimum=0),
         "warmup_ratio": _opt("number", 0.06, minimum=0, maximum=1),
-        "grad_accumulation": _opt("integer", 1, minimum=1),
+        "grad_accumulation": _opt("integer", 1, minimum=1, maximum=MAX_BATCH),
         "max_grad_norm": _opt(["number", "null"], 1.0, minimum=0),
-        "max_length": _opt("integer", 128, minimum=8),
-        "seed": _opt("integer", 42),
-        "max_steps": _opt(["integer", "null"], None, minimum=1),
-        "eval_every": _opt(["integer", "null"], None, minimum=1,
+        "max_length": _opt("integer", 128, minimum=8, maximum=MAX_LENGTH),
+        "seed": _opt("integer", 42, minimum=0),
+        "max_steps": _opt(["integer", "null"], None, minimum=1, maximum=MAX_STEPS),
+        "eval_every": _opt(["integer", "null"], None, minimum=1, maximum=MAX_STEPS,
                            description="steps between evaluations (null: once per epoch)"),
-        "early_stopping": _opt(["integer", "null"], None, minimum=1,
+        "early_stopping": _opt(["integer", "null"], None, minimum=1, maximum=MAX_STEPS,
                                description="patience in evaluations (null: off)"),
         "device": _opt("string", "auto", enum=["auto", "cpu", "cuda"]),
         "precision": _opt("string", "auto", enum=["auto", "fp32", "bf16"]),
@@ -61,7 +70,7 @@ TRAIN = {
                          description="learning-rate schedule after the warm-up "
                          "(`warmup_ratio`): `linear` decays to 0, `constant` stays, `cosine` "
                          "decays along a half cosine to 0"),
-        "save_every": _opt(["integer", "null"], None, minimum=1,
+        "save_every": _opt(["integer", "null"], None, minimum=1, maximum=MAX_STEPS,
                            description="optimizer steps between resumable states in the run "
                            "directory's state/ (null: at the end of each epoch)"),
         "on_nonfinite": _opt("string", "stop", enum=["stop", "skip"],
@@ -81,6 +90,9 @@ GENERATE = {
     },
 }
 
+SOFT_COUNT = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_SOFT_TOKENS,
+              "description": "`<soft*N>`: N soft tokens (null: as many as the init text has)"}
+
 PIECE = {
     "type": "object",
     "oneOf": [
@@ -92,8 +104,7 @@ PIECE = {
          "required": ["type", "name", "filters", "shortenable"], "additionalProperties": False},
         {"properties": {"type": {"const": "mask"}, "name": {"type": ["string", "null"]}},
          "required": ["type", "name"], "additionalProperties": False},
-        {"properties": {"type": {"const": "soft"},
-                        "count": {"type": ["integer", "null"], "minimum": 1},
+        {"properties": {"type": {"const": "soft"}, "count": SOFT_COUNT,
                         "init": {"type": ["string", "null"]},
                         "name": {"type": ["string", "null"],
                                  "description": "pieces of one name share their soft tokens"}},
@@ -107,9 +118,12 @@ TEMPLATE = {"type": "object", "additionalProperties": False, "required": ["text"
             "properties": {"text": {"type": "string"},
                            "pieces": {"type": "array", "items": {"$ref": "#/$defs/piece"}}}}
 
+TRUST_REMOTE_CODE = _opt("boolean", False, description="let the model folder's own Python "
+                         "code run (Hugging Face `trust_remote_code`); only for models you trust")
+
 # the order of the IR's top-level keys (docs/internals.md §1)
-TOP_KEYS = ("name", "file", "model", "data", "template", "templates", "target", "verbalizer",
-            "methods", "train", "generate", "metric", "sweep")
+TOP_KEYS = ("name", "file", "model", "trust_remote_code", "data", "template", "templates",
+            "target", "verbalizer", "methods", "train", "generate", "metric", "sweep")
 
 
 def _top_level(method_schema: dict, verbalizer_schema: dict) -> dict:
@@ -118,11 +132,13 @@ def _top_level(method_schema: dict, verbalizer_schema: dict) -> dict:
         "$id": SCHEMA_ID,
         "title": "promptdsl task IR",
         "type": "object", "additionalProperties": False,
-        "required": list(TOP_KEYS),
+        # task.json files written before `trust_remote_code` existed stay valid
+        "required": [k for k in TOP_KEYS if k != "trust_remote_code"],
         "properties": {
             "name": {"type": "string"},
             "file": {"type": "string"},
             "model": {"type": "string"},
+            "trust_remote_code": TRUST_REMOTE_CODE,
             "data": {"$ref": "#/$defs/data"},
             "template": {"anyOf": [{"$ref": "#/$defs/template"}, {"type": "null"}]},
             "templates": {"anyOf": [{"type": "object",

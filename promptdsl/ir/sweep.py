@@ -3,8 +3,10 @@ one place that turns a sweep into run IRs (the runtime calls `expand_sweep`)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import os
+import re
 
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..registry import get_registry
@@ -40,6 +42,8 @@ def sweep_grid(sweep: ast.Sweep, ir: dict, registry) -> tuple[dict, list]:
             continue
         values = []
         for item in items:
+            if isinstance(item, ast.Num) and item.value is None:
+                continue                 # a number the parser refused, reported there
             value = coerce(ast.plain(item), schema)
             where = Where(item.span)
             problems = schema_diagnostics({key: value}, {"properties": {key: schema}}, where,
@@ -55,23 +59,43 @@ def sweep_grid(sweep: ast.Sweep, ir: dict, registry) -> tuple[dict, list]:
     return grid, out
 
 
+UNSAFE = re.compile(r"[^A-Za-z0-9._,=+-]")
+MAX_NAME = 120            # characters of a run folder's name (file systems allow 255 bytes)
+
+
 def point_name(point: dict) -> str:
-    """`sample_seed=13,learning_rate=1e-05` (a data file by its file name): a run's folder."""
-    return ",".join(f"{key.split('.')[-1]}="
-                    f"{os.path.basename(value) if key in SWEPT_FILES and value else value}"
-                    for key, value in point.items())
+    """`sample_seed=13,learning_rate=1e-05` (a data file by its file name): a run's folder
+    under --out, so made of safe characters only (see `safe_name`)."""
+    shown = {key: os.path.basename(value) if key in SWEPT_FILES and value else value
+             for key, value in point.items()}
+    return safe_name(",".join(f"{key.split('.')[-1]}={value}" for key, value in shown.items()))
+
+
+def safe_name(text: str) -> str:
+    """`text` as one folder name: any character but letters, digits and `._,=+-` becomes `%XX`
+    per UTF-8 byte (so `/`, `..` and absolute paths cannot leave --out, and distinct texts stay
+    distinct); a long one is cut and ends in a hash of the whole."""
+    name = UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in
+                                        m.group().encode("utf-8", "surrogatepass")), text)
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(name.encode("ascii")).hexdigest()[:12]
+        name = f"{name[:MAX_NAME - len(digest) - 1]}-{digest}"
+    if not name.strip("."):              # "", "." or ".." would name no folder of its own
+        name = name.replace(".", "%2E") or "_"
+    return name
 
 
 def expand_sweep(ir: dict, registry=None) -> list[tuple[dict, str, dict]]:
     """(point, point name, run IR) per point of the task's sweep grid, the grid's first key
     varying slowest; each run IR has `sweep: null`. Without a sweep: [({}, "", ir)].
-    Names are unique (a clash, e.g. two data files of one name, gets `-2`, `-3`, … added)."""
+    Names are unique, also where case does not count (a clash, e.g. two data files of one name,
+    gets `-2`, `-3`, … added), and safe as one folder name (`point_name`)."""
     grid = ir.get("sweep")
     if not grid:
         return [({}, "", ir)]
     registry = registry or get_registry()
     keys = list(grid)
-    runs, seen = [], {}
+    runs, taken = [], set()
     for values in itertools.product(*(grid[k] for k in keys)):
         point = dict(zip(keys, values))
         run = copy.deepcopy(ir)
@@ -79,7 +103,11 @@ def expand_sweep(ir: dict, registry=None) -> list[tuple[dict, str, dict]]:
         for key, value in point.items():
             container, field, _ = locate(run, key, registry)
             container[field] = copy.deepcopy(value)
-        name = point_name(point)
-        seen[name] = seen.get(name, 0) + 1
-        runs.append((point, name if seen[name] == 1 else f"{name}-{seen[name]}", run))
+        name = unique = point_name(point)
+        clash = 1
+        while unique.lower() in taken:
+            clash += 1
+            unique = f"{name}-{clash}"
+        taken.add(unique.lower())
+        runs.append((point, unique, run))
     return runs

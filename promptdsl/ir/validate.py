@@ -7,6 +7,16 @@ import jsonschema
 
 from ..diagnostics import Diagnostic, suggestion_hint
 
+def _is_integer(_checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 3.0 (and 1e20) as an integer; the runtime would get a float where it
+# counts, so an integer field takes integer literals only
+Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
 JSON_TYPES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
               list: "a list", dict: "a block", type(None): "null"}
 
@@ -52,7 +62,7 @@ def schema_diagnostics(instance, schema: dict, where: Where, prefix: tuple = (),
     `prefix` is the path of `instance` inside the IR (for span look-up); `context` names the
     block in messages ("block `train`")."""
     out = []
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = Validator(schema)
     for err in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
         path = prefix + tuple(err.absolute_path)
         inside = context if not err.absolute_path else f"block `{_dotted(path[-1:]) or context}`"

@@ -16,9 +16,8 @@ def _indent(text: str, offset: int) -> tuple[int, bool]:
     return stripped, not prefix.strip()
 
 
-def unbalanced(text: str) -> tuple[list[int], list[int]]:
-    """(offsets of unclosed `{`, offsets of unmatched `}`)."""
-    braces = []
+def _brackets(text: str, chars: str):
+    """(character, offset) of each of `chars` outside strings and comments."""
     i = 0
     while i < len(text):
         ch = text[i]
@@ -26,11 +25,28 @@ def unbalanced(text: str) -> tuple[list[int], list[int]]:
             m = _STRING.match(text, i)
             i = m.end() if m and m.end() > i else i + 1
             continue
-        if ch in "{}":
-            braces.append((ch, i))
+        if ch in chars:
+            yield ch, i
         i += 1
+
+
+def too_deep(text: str, limit: int) -> int | None:
+    """The offset of the first `{` or `[` nested deeper than `limit`, or None."""
+    depth = 0
+    for ch, pos in _brackets(text, "{}[]"):
+        if ch in "{[":
+            depth += 1
+            if depth > limit:
+                return pos
+        else:
+            depth = max(0, depth - 1)
+    return None
+
+
+def unbalanced(text: str) -> tuple[list[int], list[int]]:
+    """(offsets of unclosed `{`, offsets of unmatched `}`)."""
     stack, unclosed, unmatched = [], [], []
-    for ch, pos in braces:
+    for ch, pos in _brackets(text, "{}"):
         if ch == "{":
             stack.append(pos)
             continue

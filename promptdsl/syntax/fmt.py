@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import ast
 from .parse import parse_source
-from .source import Source, remember
+from .source import NotUtf8, Source, read_source, remember
 
 INDENT = "  "
 
@@ -37,8 +37,10 @@ def format_text(text: str, path: str = "<text>") -> FormatResult:
 
 def format_file(path, write: bool = True) -> FormatResult:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_source(path).text
+    except NotUtf8 as err:
+        return FormatResult(None, False, [err.diagnostic()])
+    except OSError as exc:
         from ..diagnostics import Diagnostic
         return FormatResult(None, False, [Diagnostic(str(path), 0, 0, 0, 0, "error", "io",
                                                      f"cannot read the file: {exc}")])

@@ -2,6 +2,8 @@
 
 A syntax error does not stop the file: each top-level item (`import`, `task`, `sweep` at the
 start of a line) is parsed again on its own, so an error in one task hides nothing in another.
+The work stays linear in the file's size: each item is parsed as its own text, a bounded number
+of times, and the file stops after MAX_SYNTAX_ERRORS errors.
 """
 from __future__ import annotations
 
@@ -13,12 +15,18 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..diagnostics import Diagnostic
 from . import ast
-from .braces import comments, unbalanced
+from .braces import comments, too_deep, unbalanced
 from .grammar import outer_parser
-from .source import Source, read_source, remember
+from .numbers import number
+from .source import NotUtf8, Source, read_source, remember
 from .strings import decode
 
 TOP_LEVEL = re.compile(r"^(import|task|sweep)\b", re.M)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# nothing the language writes nests deeper than a few levels; the builder and the checks recurse
+MAX_NESTING = 32
+MAX_RECOVERIES = 20           # parses of one item, each with one more bad line blanked
+MAX_SYNTAX_ERRORS = 50        # per file; then one `too-many-errors` and the rest is not parsed
 
 # what each terminal is called in an error message
 TERMINAL_NAMES = {
@@ -42,7 +50,11 @@ class ParseResult:
 
 
 def parse_path(path) -> ParseResult:
-    return parse_source(read_source(path))
+    """Parse a file; one that is not UTF-8 gives a diagnostic at its first bad byte."""
+    try:
+        return parse_source(read_source(path))
+    except NotUtf8 as err:
+        return ParseResult(ast.File(err.source.path, []), [err.diagnostic()], err.source)
 
 
 def parse_text(text: str, path: str = "<text>") -> ParseResult:
@@ -50,11 +62,14 @@ def parse_text(text: str, path: str = "<text>") -> ParseResult:
 
 
 def parse_source(src: Source) -> ParseResult:
-    diagnostics: list[Diagnostic] = []
-    try:
-        tree = outer_parser().parse(src.text, start="start")
-        items = _Builder(src, diagnostics).items(tree)
-    except UnexpectedInput:
+    diagnostics = _lone_surrogates(src)
+    items = None
+    if too_deep(src.text, MAX_NESTING) is None:     # else each item is checked apart below
+        try:
+            items = _Builder(src, diagnostics).items(outer_parser().parse(src.text, start="start"))
+        except UnexpectedInput:
+            pass
+    if items is None:
         items = _parse_by_item(src, diagnostics)
     file = ast.File(src.path, items, [ast.Comment(src.text[a:b], src.span(a, b))
                                        for a, b in comments(src.text)])
@@ -64,7 +79,10 @@ def parse_source(src: Source) -> ParseResult:
 def parse_value(text: str, label: str):
     """Parse a value as it would follow `key:` (used by `--set key=value`)."""
     src = remember(Source(label, text))
-    diagnostics: list[Diagnostic] = []
+    diagnostics = _lone_surrogates(src)
+    deep = _too_deep(src, src.text)
+    if deep or diagnostics:
+        return None, diagnostics + deep
     try:
         tree = outer_parser().parse(src.text, start="value_seq")
     except UnexpectedInput as err:
@@ -73,68 +91,105 @@ def parse_value(text: str, label: str):
     return _Builder(src, diagnostics).value_seq(tree), diagnostics
 
 
+def _lone_surrogates(src: Source) -> list[Diagnostic]:
+    """Characters no file can hold: a lone surrogate comes from bytes that are not UTF-8 (e.g.
+    on the command line). Each is reported and becomes U+FFFD, so the text still prints."""
+    found = []
+    for m in LONE_SURROGATE.finditer(src.text):
+        found.append(Diagnostic.at(src.span(m.start(), m.end()), "encoding",
+                                   f"`\\u{ord(m.group()):04x}` is not a character (a lone "
+                                   "surrogate: bytes that are not UTF-8 text?)",
+                                   "write the text as UTF-8"))
+        if len(found) >= MAX_SYNTAX_ERRORS:
+            break
+    if found:
+        src.text = LONE_SURROGATE.sub("\ufffd", src.text)
+    return found
+
+
+def _too_deep(src: Source, text: str, base: int = 0) -> list[Diagnostic]:
+    """Nesting the AST builder and the checks (which recurse) must not walk."""
+    deep = too_deep(text, MAX_NESTING)
+    if deep is None:
+        return []
+    return [Diagnostic.at(src.span(base + deep, base + deep + 1), "too-deep",
+                          f"brackets nested more than {MAX_NESTING} deep",
+                          "blocks and lists nest a few levels at most; look for brackets "
+                          "that are never closed")]
+
+
 def _parse_by_item(src: Source, diagnostics: list) -> list:
-    """Parse each top-level item alone (other text blanked out, so positions stay). Within an
+    """Parse each top-level item alone (as its own text; positions shifted back). Within an
     item, a line with a syntax error is blanked and the item parsed again, so several syntax
     errors show at once; an item with syntax errors gives no AST (no cascade of errors)."""
     starts = [m.start() for m in TOP_LEVEL.finditer(src.text)]
     if not starts or starts[0] != 0:
         starts = [0] + starts
     bounds = list(zip(starts, starts[1:] + [len(src.text)]))
-    items = []
+    items, seen = [], set()
     for begin, end in bounds:
-        chunk = _blank(src.text[:begin]) + src.text[begin:end] + _blank(src.text[end:])
+        chunk = src.text[begin:end]
+        deep = _too_deep(src, chunk, begin)
+        if deep:
+            diagnostics.extend(deep)
+            seen.update(deep)
+            continue
         failed = False
         for _ in range(MAX_RECOVERIES):
             try:
                 tree = outer_parser().parse(chunk, start="start")
             except UnexpectedInput as err:
-                diag = _syntax_error(src, err, chunk, begin, end)
-                if diag in diagnostics:
+                diag = _syntax_error(src, err, chunk, begin)
+                if diag in seen:
                     break
+                seen.add(diag)
                 diagnostics.append(diag)
                 failed = True
-                chunk = _without_line(chunk, diag, begin, end)
+                if len(seen) >= MAX_SYNTAX_ERRORS:
+                    diagnostics.append(Diagnostic.at(
+                        src.span(_offset(src, diag), _offset(src, diag)),
+                        "too-many-errors", f"stopped after {MAX_SYNTAX_ERRORS} syntax errors; "
+                        "the rest of the file was not read", "fix these and check again"))
+                    return items
+                chunk = _without_line(chunk, diag, src.line_start(diag.line) - begin)
                 if chunk is None:
                     break
                 continue
             if not failed:
-                items.extend(_Builder(src, diagnostics).items(tree))
+                items.extend(_Builder(src, diagnostics, begin).items(tree))
             break
     return items
 
 
-MAX_RECOVERIES = 20
+def _offset(src: Source, diag: Diagnostic) -> int:
+    return src.line_start(diag.line) + diag.column - 1
 
 
-def _without_line(chunk: str, diag: Diagnostic, begin: int, end: int) -> str | None:
-    """The chunk with the error's line blanked, or None when that cannot help (a brace
-    problem, or a line that opens or closes a block)."""
-    if diag.code in ("unclosed-brace", "unmatched-brace"):
+def _without_line(chunk: str, diag: Diagnostic, line_start: int) -> str | None:
+    """The chunk with the error's line (starting at `line_start`) blanked, or None when that
+    cannot help (a brace problem, the item's own first line, a blank line, or a line that opens
+    or closes a block)."""
+    if diag.code in ("unclosed-brace", "unmatched-brace") or not 0 < line_start < len(chunk):
         return None
-    line_start = 0
-    for _ in range(diag.line - 1):
-        line_start = chunk.find("\n", line_start) + 1
-        if line_start == 0:
-            return None
     line_end = chunk.find("\n", line_start)
     line_end = len(chunk) if line_end < 0 else line_end
-    if not (begin <= line_start < end) or not chunk[line_start:line_end].strip():
+    line = chunk[line_start:line_end]
+    unclosed, unmatched = unbalanced(line)
+    if not line.strip() or unclosed or unmatched:
         return None
-    unclosed, unmatched = unbalanced(chunk[line_start:line_end])
-    if unclosed or unmatched or line_start == begin:
-        return None
-    return chunk[:line_start] + _blank(chunk[line_start:line_end]) + chunk[line_end:]
+    return chunk[:line_start] + _blank(line) + chunk[line_end:]
 
 
 def _blank(text: str) -> str:
     return re.sub(r"[^\n]", " ", text)
 
 
-def _syntax_error(src: Source, err: UnexpectedInput, text: str, begin: int = 0,
-                  end: int | None = None) -> Diagnostic:
-    end = len(text) if end is None else end
-    unclosed, unmatched = unbalanced(text[:end] + " " * (len(text) - end))
+def _syntax_error(src: Source, err: UnexpectedInput, text: str, base: int = 0) -> Diagnostic:
+    """The diagnostic for a parse error in `text`, which starts at offset `base` of `src`."""
+    def at(start: int, stop: int):
+        return src.span(base + start, base + stop)
+
+    unclosed, unmatched = unbalanced(text)
     pos = getattr(err, "pos_in_stream", None)
     if pos is None:
         token = getattr(err, "token", None)
@@ -143,28 +198,28 @@ def _syntax_error(src: Source, err: UnexpectedInput, text: str, begin: int = 0,
         pos = len(text.rstrip())
     # an unbalanced brace explains any error after it better than the parser can
     if unclosed and (isinstance(err, UnexpectedEOF) or _at_end(err) or pos > unclosed[0]):
-        at = unclosed[-1] if _at_end(err) or isinstance(err, UnexpectedEOF) else unclosed[0]
-        line_start = text.rfind("\n", 0, at) + 1
-        opener = text[line_start:at].strip() or "block"
-        return Diagnostic.at(src.span(at, at + 1), "unclosed-brace",
+        brace = unclosed[-1] if _at_end(err) or isinstance(err, UnexpectedEOF) else unclosed[0]
+        line_start = text.rfind("\n", 0, brace) + 1
+        opener = text[line_start:brace].strip() or "block"
+        return Diagnostic.at(at(brace, brace + 1), "unclosed-brace",
                              f"this `{{` of `{opener}` is never closed",
                              f"add `}}` to close `{opener} {{`; blocks close in the order they "
                              "open")
     if unmatched and unmatched[0] <= pos:
-        at = unmatched[0]
-        return Diagnostic.at(src.span(at, at + 1), "unmatched-brace",
+        brace = unmatched[0]
+        return Diagnostic.at(at(brace, brace + 1), "unmatched-brace",
                              "this `}` closes nothing", "remove it, or open a block before it")
     if isinstance(err, UnexpectedCharacters):
-        return _bad_character(src, text, pos)
+        return _bad_character(at, text, pos)
     token = getattr(err, "token", None)
     expected = sorted({TERMINAL_NAMES.get(t, f"`{t}`") for t in (err.expected or ())
                        if not t.startswith("__")})
     if token is None or token.type == "$END":
-        return Diagnostic.at(src.span(pos, pos), "syntax", "unexpected end of file",
+        return Diagnostic.at(at(pos, pos), "syntax", "unexpected end of file",
                              "expected " + " or ".join(expected) if expected else None)
     start, stop = token.start_pos, token.end_pos
     if token.type == "COMMA" and text[:start].rstrip().endswith(","):
-        return Diagnostic.at(src.span(start, stop), "double-comma", "two commas in a row",
+        return Diagnostic.at(at(start, stop), "double-comma", "two commas in a row",
                              "remove one `,`: a comma separates values or ends a field")
     message = f"unexpected `{token.value}`"
     hint = ("expected " + ", ".join(expected)) if expected else None
@@ -186,7 +241,7 @@ def _syntax_error(src: Source, err: UnexpectedInput, text: str, begin: int = 0,
                 "written `name { … }`, without `:`")
     elif rest.lstrip(" \t").startswith(":") and "a field `name: value`" in expected:
         hint = f'a key that is not a name is quoted: `"{token.value}": …`'
-    return Diagnostic.at(src.span(start, stop), "syntax", message, hint)
+    return Diagnostic.at(at(start, stop), "syntax", message, hint)
 
 
 def _at_end(err) -> bool:
@@ -194,12 +249,13 @@ def _at_end(err) -> bool:
     return token is not None and token.type == "$END"
 
 
-def _bad_character(src: Source, text: str, pos: int) -> Diagnostic:
+def _bad_character(at, text: str, pos: int) -> Diagnostic:
+    """`at(start, stop)`: the span of a stretch of `text`."""
     ch = text[pos] if pos < len(text) else ""
     line_end = text.find("\n", pos)
     line_end = len(text) if line_end < 0 else line_end
     if ch in "\"'":
-        return Diagnostic.at(src.span(pos, line_end), "unterminated-string",
+        return Diagnostic.at(at(pos, line_end), "unterminated-string",
                              "this string is not closed on its line",
                              f"a {ch}…{ch} string ends on its line: write \\n for a line break, "
                              'or use """…""" for text across lines')
@@ -209,23 +265,24 @@ def _bad_character(src: Source, text: str, pos: int) -> Diagnostic:
         while start > 0 and re.match(r"[A-Za-z0-9_]", text[start - 1]):
             start -= 1
         whole = re.match(r"[A-Za-z0-9_.\-/:]+", text[start:]).group(0)
-        return Diagnostic.at(src.span(start, start + len(whole)), "syntax",
+        return Diagnostic.at(at(start, start + len(whole)), "syntax",
                              f"`{whole}` is not a name",
                              f'names are letters, digits and `_`; quote other text: "{whole}"')
     shown = repr(ch)[1:-1] if ch else "end of file"
-    return Diagnostic.at(src.span(pos, pos + 1), "syntax", f"unexpected character `{shown}`")
+    return Diagnostic.at(at(pos, pos + 1), "syntax", f"unexpected character `{shown}`")
 
 
 class _Builder:
-    """Lark tree -> AST, decoding strings (bad escapes become diagnostics)."""
+    """Lark tree -> AST, decoding strings and numbers (bad ones become diagnostics). `base`:
+    the source offset of the text the tree was parsed from."""
 
-    def __init__(self, src: Source, diagnostics: list):
-        self.src, self.diagnostics = src, diagnostics
+    def __init__(self, src: Source, diagnostics: list, base: int = 0):
+        self.src, self.diagnostics, self.base = src, diagnostics, base
 
     def span(self, node) -> ast.Span:
         if isinstance(node, Token):
-            return self.src.span(node.start_pos, node.end_pos)
-        return self.src.span(node.meta.start_pos, node.meta.end_pos)
+            return self.src.span(self.base + node.start_pos, self.base + node.end_pos)
+        return self.src.span(self.base + node.meta.start_pos, self.base + node.meta.end_pos)
 
     def items(self, tree: Tree) -> list:
         out = []
@@ -253,7 +310,8 @@ class _Builder:
                          self._close(tree))
 
     def _close(self, tree) -> ast.Span:
-        end = self.src.text.rfind("}", tree.meta.start_pos, tree.meta.end_pos)
+        end = self.src.text.rfind("}", self.base + tree.meta.start_pos,
+                                  self.base + tree.meta.end_pos)
         return self.src.span(end, end + 1)
 
     def body(self, tree) -> list:
@@ -297,7 +355,12 @@ class _Builder:
             return self.string(node)
         tok = node.children[0] if node.children else None
         if kind == "number":
-            return ast.Num(_number(str(tok)), str(tok), self.span(tok))
+            value, problem = number(str(tok))
+            if problem:              # the value is unset (None): reported here, once
+                self.diagnostics.append(Diagnostic.at(
+                    self.span(tok), "bad-number", problem,
+                    "write a number a field can hold (floats are finite, integers fit 64 bits)"))
+            return ast.Num(value, str(tok), self.span(tok))
         if kind in ("true", "false"):
             return ast.Bool(kind == "true", self.span(tok))
         if kind == "null":
@@ -320,15 +383,10 @@ class _Builder:
         raw = str(tok)
         if tok.type == "QKEY":
             raw = raw.rstrip()
-        value, offsets, problems = decode(raw, tok.start_pos)
-        for start, end, message, hint in problems:
-            self.diagnostics.append(Diagnostic.at(self.src.span(start, end), "bad-escape",
+        start = self.base + tok.start_pos
+        value, offsets, problems = decode(raw, start)
+        for bad_start, bad_end, message, hint in problems:
+            self.diagnostics.append(Diagnostic.at(self.src.span(bad_start, bad_end), "bad-escape",
                                                   message, hint))
-        return ast.Str(value, raw, self.src.span(tok.start_pos, tok.start_pos + len(raw)),
-                       offsets)
+        return ast.Str(value, raw, self.src.span(start, start + len(raw)), offsets)
 
-
-def _number(text: str):
-    if any(c in text for c in ".eE"):
-        return float(text)
-    return int(text)

@@ -16,6 +16,7 @@ from ..data.filters import FILTERS as FILTER_FUNCTIONS
 from ..diagnostics import WARNING, Diagnostic, suggestion_hint
 from . import ast
 from .grammar import template_parser
+from .numbers import number
 from .source import Source
 
 FILTERS = tuple(FILTER_FUNCTIONS)          # the one table of filters is promptdsl.data.filters
@@ -62,6 +63,8 @@ def parse_template(literal: ast.Str, src: Source) -> tuple[Template | None, list
         spans.append(where)
         if piece["type"] == "text":
             diagnostics.extend(_near_misses(node.children[0], span))
+    if any(d.code == "bad-number" for d in diagnostics):
+        return None, diagnostics            # a piece without its count: no template
     diagnostics.extend(_shared_soft_mismatches(pieces, spans))
     return Template(text, pieces, spans, literal.span), diagnostics
 
@@ -125,7 +128,12 @@ def _piece(node: Tree, span, diagnostics: list) -> dict:
             if arg.data == "soft_name":
                 name = str(arg.children[0])
             elif arg.data == "soft_count":
-                count = int(str(arg.children[0]))
+                tok = arg.children[0]
+                count, problem = number(str(tok))
+                if problem:
+                    diagnostics.append(Diagnostic.at(span(tok.start_pos, tok.end_pos),
+                                                     "bad-number", problem,
+                                                     "`<soft*N>` takes a count of soft tokens"))
             else:
                 count, init = None, str(arg.children[-1])[1:-1]
         return {"type": "soft", "count": count, "init": init, "name": name}
