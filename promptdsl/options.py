@@ -22,6 +22,11 @@ import typing
 from .errors import PromptdslError
 
 KEY = "promptdsl"        # where `option` keeps its schema keywords in the field's metadata
+
+# upper bounds for plugin options that size tensors: beyond them a value can only be a typo,
+# and `check` should say so rather than the run trying to allocate it
+MAX_SOFT_TOKENS = 4_096  # soft tokens / prefix vectors of one piece or method
+MAX_WIDTH = 65_536       # hidden sizes, ranks, reductions, generated tokens
 _SCALARS = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 

@@ -248,3 +248,19 @@ def test_paths_no_file_system_holds_are_reported_not_raised(folder):
     diags = check([write(folder, text)])
     assert [d.code for d in diags if d.is_error] == ["missing-file", "missing-file"]
     assert located(diags, "missing-file") == [(1, 8), place(text, '"d\\u0000')]
+
+
+# ---- plugin options that size tensors have upper bounds ----------------------------------------
+SIZED_OPTIONS = ["prompt_tuning { length: 100000000 }", "prefix { length: 5000 }",
+                 "prefix { hidden: 10000000 }", "lora { r: 1000000 }",
+                 "adapter { reduction: 100000 }", "ptuning { hidden: 70000 }",
+                 "cot { max_new_tokens: 1000000 }", "pet { generations: 1000 }"]
+
+
+@pytest.mark.parametrize("method", SIZED_OPTIONS)
+def test_a_method_option_too_large_for_any_model_is_an_error_at_it(folder, method):
+    text = BASE.replace(TRAIN_AT, f"method {method}")
+    diags = check([write(folder, text)])
+    value = method.split(": ")[1].rstrip(" }")
+    assert located(diags, "invalid-value") == [place(text, value)]
+    assert "must be at most" in next(d.message for d in diags if d.code == "invalid-value")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptdsl import MethodSpec
-from promptdsl.options import option, typed
+from promptdsl.options import MAX_WIDTH, option, typed
 
 NAME = "adapter"
 NON_LINEARITIES = ["relu", "gelu", "tanh", "silu"]
@@ -16,7 +16,8 @@ NON_LINEARITIES = ["relu", "gelu", "tanh", "silu"]
 @dataclass
 class AdapterOptions:
     # hidden size / bottleneck size (Pfeiffer et al.: 16)
-    reduction: int = option(16, "bottleneck = hidden size / reduction", minimum=1)
+    reduction: int = option(16, "bottleneck = hidden size / reduction", minimum=1,
+                            maximum=MAX_WIDTH)
     non_linearity: str = option("relu", "activation inside the bottleneck",
                                 enum=NON_LINEARITIES)
 

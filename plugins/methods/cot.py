@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptdsl import MethodSpec
-from promptdsl.options import option, typed
+from promptdsl.options import MAX_WIDTH, option, typed
 
 NAME = "cot"
 
 
 @dataclass
 class CotOptions:
-    max_new_tokens: int = option(64, "length limit of the generated rationale", minimum=1)
+    max_new_tokens: int = option(64, "length limit of the generated rationale", minimum=1,
+                                 maximum=MAX_WIDTH)
     trigger: str = option("Let's think step by step.",
                           "text after the input that starts the rationale")
     answer_trigger: str = option("Therefore, the answer is",

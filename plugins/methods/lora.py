@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptdsl import MethodSpec
-from promptdsl.options import option, typed
+from promptdsl.options import MAX_WIDTH, option, typed
 
 NAME = "lora"
 
@@ -21,7 +21,7 @@ NAME = "lora"
 @dataclass
 class LoraOptions:
     # Hu et al.: r = 8 on RoBERTa
-    r: int = option(8, "rank of the update", minimum=1)
+    r: int = option(8, "rank of the update", minimum=1, maximum=MAX_WIDTH)
     # the paper sets alpha to the first r tried
     alpha: float = option(8, "scaling: the update is multiplied by alpha / r", minimum=0)
     # Hu et al., GPT-2 runs

@@ -24,7 +24,8 @@ class PetOptions:
         "uniform", "how the members' logits are averaged: equally, or weighted by each member's "
                    "train accuracy before training (PET)")
     generations: int = option(1, "1: PET; N > 1: iPET, each generation trained on the train data "
-                                 "plus unlabelled rows labelled by the others", minimum=1)
+                                 "plus unlabelled rows labelled by the others", minimum=1,
+                              maximum=100)
 
 
 def apply(model, options):

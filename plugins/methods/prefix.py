@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptdsl import MethodSpec
-from promptdsl.options import option, typed
+from promptdsl.options import MAX_SOFT_TOKENS, MAX_WIDTH, option, typed
 
 NAME = "prefix"
 
@@ -20,11 +20,13 @@ NAME = "prefix"
 @dataclass
 class PrefixOptions:
     # Li & Liang: 10 for table-to-text
-    length: int = option(10, "prefix vectors per layer", minimum=1)
+    length: int = option(10, "prefix vectors per layer", minimum=1,
+                         maximum=MAX_SOFT_TOKENS)
     # MLP reparameterisation (Li & Liang); false: P-tuning v2 style
     projection: bool = option(True, "produce the prefixes through an MLP (reparameterisation)")
     # Li & Liang: 512
-    hidden: int = option(512, "hidden size of the reparameterisation MLP", minimum=1)
+    hidden: int = option(512, "hidden size of the reparameterisation MLP", minimum=1,
+                         maximum=MAX_WIDTH)
 
 
 def apply(model, options: dict) -> None:

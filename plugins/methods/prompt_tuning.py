@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from promptdsl import MethodSpec
-from promptdsl.options import option, typed
+from promptdsl.options import MAX_SOFT_TOKENS, option, typed
 
 NAME = "prompt_tuning"
 DEFAULT_LENGTH_WITHOUT_SOFT_TOKENS = 20   # Lester et al.: 20 tokens already near full quality
@@ -20,7 +20,8 @@ DEFAULT_LENGTH_WITHOUT_SOFT_TOKENS = 20   # Lester et al.: 20 tokens already nea
 class PromptTuningOptions:
     # extra soft tokens prepended; None: 20 if the template has no soft tokens, else 0
     length: int | None = option(None, "soft tokens prepended to the template (default: 20 when "
-                                      "the template has none, else 0)", minimum=0)
+                                      "the template has none, else 0)", minimum=0,
+                                      maximum=MAX_SOFT_TOKENS)
     # "vocab" (embeddings of sampled frequent tokens, the paper's best), "random",
     # or {"text": "..."} (embeddings of that text, cut or repeated to fit)
     init: Union[str, dict] = option(

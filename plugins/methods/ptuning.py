@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from promptdsl import MethodSpec
-from promptdsl.options import option, typed
+from promptdsl.options import MAX_WIDTH, option, typed
 
 NAME = "ptuning"
 
@@ -23,7 +23,7 @@ class PTuningOptions:
         "lstm", "prompt encoder: bi-LSTM + MLP, MLP, or none (plain soft tokens)")
     # None: the model's hidden size (as in the paper's code)
     hidden: int | None = option(None, "the encoder's hidden size (default: the model's)",
-                                minimum=1)
+                                minimum=1, maximum=MAX_WIDTH)
     # false: the model trains too (the paper's fully supervised runs)
     freeze_model: bool = option(True, "leave the language model as it is (false: tune it too)")
 

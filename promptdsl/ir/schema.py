@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from ..data.filters import FILTERS
+from ..options import MAX_SOFT_TOKENS  # one `<soft*N>`: rows of a soft-token table
 from ..registry import get_registry
 
 SCHEMA_ID = "https://promptdsl.dev/schema/task-ir.json"
@@ -24,7 +25,6 @@ MAX_EPOCHS = 100_000
 MAX_BATCH = 65_536
 MAX_STEPS = 10 ** 9
 MAX_LENGTH = 1_048_576          # tokens; no model reads more
-MAX_SOFT_TOKENS = 4_096         # one `<soft*N>`: rows of a soft-token table
 
 
 DATA = {
