@@ -119,10 +119,10 @@ def render_all(diagnostics: Iterable[Diagnostic]) -> str:
     return "\n\n".join(render(d) for d in diagnostics) + "\n\n" + summary
 
 
-# errors that are not mistakes of the .prompt file itself: its data files cannot be used as
-# they are, a plugin cannot be loaded, a file cannot be read. Like the runtime's own DataError,
-# they exit 2; an error of the file exits 1.
-NOT_THE_FILE = frozenset({"bad-data", "plugin", "io"})
+# errors that are not mistakes of the .prompt file itself: its data files or its model cannot
+# be used as they are, a plugin cannot be loaded, a file cannot be read. Like the runtime's own
+# DataError and ModelError, they exit 2; an error of the file exits 1.
+NOT_THE_FILE = frozenset({"bad-data", "bad-model", "plugin", "io"})
 
 
 def exit_code(diagnostics: Iterable[Diagnostic]) -> int:

@@ -110,6 +110,13 @@ def _folder(p):
     return "test.tsv", "folder"
 
 
+def _fifo(p):
+    """A FIFO: a reader that opened it would wait for a writer that never comes."""
+    (p / "test.tsv").unlink()
+    os.mkfifo(p / "test.tsv")
+    return "test.tsv", "not a regular file"
+
+
 def _binary(p):
     (p / "test.tsv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe" * 8)
     return "test.tsv:1", "not UTF-8"
@@ -133,12 +140,12 @@ def _unnamed_column(p):
 def _empty_label(p):
     (p / "test.tsv").write_text("sentence\tlabel\na great movie\t1\nno label here\t\n",
                                 encoding="utf-8")
-    return "test.tsv:3", "label"
+    return "test.tsv:3", "label column 'label' is empty"
 
 
 def _unknown_label(p):
     (p / "test.tsv").write_text("sentence\tlabel\na great movie\t1\nodd\t7\n", encoding="utf-8")
-    return "test.tsv", "7"
+    return "test.tsv:3", "label '7' is not one the verbalizer knows"
 
 
 def _ragged(p):
@@ -191,7 +198,7 @@ def _csv_unclosed_quote(p):
 def _too_few_for_shots(p):
     (p / "train.tsv").write_text("sentence\tlabel\na great movie\t1\n", encoding="utf-8")
     write_prompt(p, _model_of(p), data=DATA + "\n    shots: 4")
-    return "train.tsv", "shots"
+    return "train.tsv", "shots: 4 asks for 4 rows of label '0', but the file has 0"
 
 
 def _fewer_rows_than_shots(p):
@@ -212,11 +219,8 @@ BAD_DATA = [_header_only, _empty, _blank, _binary, _latin1_row, _duplicate_colum
             _csv_unclosed_quote, _fewer_rows_than_shots]
 # exit 1: the .prompt file names something that is not there (a file, a column, a format)
 FILE_MISTAKES = [_missing_file, _missing_field, _unknown_extension]
-# data problems `promptc check` still reports as the file's (label-mismatch, exit 1) or as a
-# missing file (a folder): promptdsl/ir is another engineer's; strict, so a fix shows up
-NEEDS_CHECK_FIX = pytest.mark.xfail(strict=True, reason="promptdsl/ir/data_checks.py and "
-                                    "ir/build.py: see docs/reliability.md")
-DATA_IN_CHECK = [_folder, _empty_label, _unknown_label, _too_few_for_shots]
+# data problems that `promptc check` finds before train reads a row (bad-data, exit 2)
+DATA_IN_CHECK = [_folder, _fifo, _empty_label, _unknown_label, _too_few_for_shots]
 
 
 @pytest.mark.parametrize("spoil", BAD_DATA, ids=lambda f: f.__name__.strip("_"))
@@ -234,10 +238,29 @@ def test_a_file_naming_what_is_not_there_is_refused(project, spoil):
     assert files_under(project) == before
 
 
-@NEEDS_CHECK_FIX
 @pytest.mark.parametrize("spoil", DATA_IN_CHECK, ids=lambda f: f.__name__.strip("_"))
 def test_data_problems_check_reports_as_bad_data(project, spoil):
-    train_refused(project, *spoil(project))
+    fragments = spoil(project)
+    # a reader that opened a FIFO would block until a writer comes: let one come, late
+    fifo = project / "test.tsv"
+    writer = threading.Timer(10, lambda: open(fifo, "w").close()) if fifo.is_fifo() else None
+    if writer:
+        writer.start()
+    try:
+        check = promptc("check", project / "tiny.prompt")
+        assert_refused(check, "error[bad-data]", *fragments)
+        assert "does not exist" not in check.output
+        data_line = "test.tsv" if "test.tsv" in fragments[0] else "train.tsv"
+        assert f"tiny.prompt:{_line_of(project, data_line)}:" in check.output   # where it is named
+        train_refused(project, *fragments)
+    finally:
+        if writer:
+            writer.cancel()
+
+
+def _line_of(project: Path, text: str) -> int:
+    lines = (project / "tiny.prompt").read_text().splitlines()
+    return next(n for n, line in enumerate(lines, 1) if text in line)
 
 
 def test_mixed_line_endings_read_as_lines(tmp_path):
@@ -252,8 +275,18 @@ def test_mixed_line_endings_read_as_lines(tmp_path):
 
 
 def test_verbalizer_label_without_words_is_refused(project):
+    """The file's own mistake: exit 1, at the empty list, before any model is loaded."""
     write_prompt(project, _model_of(project), verbalizer='{ "0": []  "1": "great" }')
-    train_refused(project, "label '0'", "no label words")
+    line = _line_of(project, "verbalizer")
+    column = (project / "tiny.prompt").read_text().splitlines()[line - 1].index("[]") + 1
+    for command in ("check", "train"):
+        before = files_under(project)
+        result = promptc(command, project / "tiny.prompt",
+                         *(["--out", project / "run"] if command == "train" else []))
+        assert result.exit_code == 1, result.output
+        assert "error[no-label-words]: label '0' has no label words" in result.output
+        assert f"tiny.prompt:{line}:{column}" in result.output and "Traceback" not in result.output
+        assert files_under(project) == before
 
 
 def test_empty_kpt_word_list_is_refused(project):
@@ -331,6 +364,18 @@ def test_bad_model_folder_is_refused(project, tiny_model_dir, spoil):
     fragments = spoil(tiny_model_dir("bert"), project / "model")
     write_prompt(project, project / "model")
     train_refused(project, *fragments)
+
+
+@pytest.mark.parametrize("spoil", [_bare_encoder, _classifier], ids=["bare", "classifier"])
+def test_check_reports_a_model_without_lm_head_at_the_model(project, tiny_model_dir, spoil):
+    """From config.json alone, before any weights: the same refusal as train's, located."""
+    fragments = spoil(tiny_model_dir("bert"), project / "model")
+    write_prompt(project, project / "model")
+    result = promptc("check", project / "tiny.prompt")
+    assert_refused(result, "error[bad-model]", *fragments)
+    line = _line_of(project, "model:")
+    column = (project / "tiny.prompt").read_text().splitlines()[line - 1].index('"') + 1
+    assert f"tiny.prompt:{line}:{column}" in result.output
 
 
 def test_model_folder_that_is_not_a_model_is_refused(project):

@@ -54,12 +54,32 @@ def test_a_file_with_a_header_only_is_an_error(project):
     assert "empty.tsv:1:" in message and "no rows" in message and "data.test" in message
 
 
-def test_a_label_without_words_names_the_first_row_with_it(project):
+def test_a_label_without_words_is_bad_data_at_its_first_row(project):
     path = project(task(data='test: "three.tsv"'), three=GOOD + "so so\t2\nmeh\t2\n")
     (code, line, column, message), = errors(path)
-    assert (code, line, column) == ("label-mismatch", 3, 16)
-    assert "labels 2 of three.tsv have no label words" in message
-    assert "(first at three.tsv:4)" in message
+    assert (code, line, column) == ("bad-data", 3, 16)
+    assert message.startswith("three.tsv:4: label '2' is not one the verbalizer knows")
+    assert "without label words" not in message          # one such value: no list
+
+
+def test_every_label_value_without_words_is_listed(project):
+    path = project(task(data='test: "more.tsv"'), more=GOOD + "x\t\nso so\t2\nodd\t7\n")
+    (code, line, column, message), = errors(path)
+    assert (code, line, column) == ("bad-data", 3, 16)
+    assert message.startswith("more.tsv:4: the label column 'label' is empty in this row")
+    assert message.endswith("labels of more.tsv without label words: 2, 7")
+
+
+def test_a_verbalizer_label_no_data_file_has_is_the_files_mistake(project):
+    """Checked against all labelled files together: a test file may lack a class the train
+    file has. A verbalizer label that no file has is reported once, at that label."""
+    only_ones = "sentence\tlabel\ngood film\t1\n"
+    text = task(data='train: "d.tsv", test: "ones.tsv"', methods="method finetune { }")
+    assert errors(project(text, ones=only_ones)) == []
+    text = task(data='train: "ones.tsv", test: "ones.tsv"', methods="method finetune { }")
+    (code, line, column, message), = errors(project(text, ones=only_ones))
+    assert (code, line, column) == ("label-mismatch", 5, 16)
+    assert "verbalizer labels {0, 1} do not match the labels of ones.tsv {1}" in message
 
 
 def test_a_label_written_with_spaces_is_accepted_as_train_accepts_it(project):
@@ -69,8 +89,9 @@ def test_a_label_written_with_spaces_is_accepted_as_train_accepts_it(project):
 def test_too_few_rows_for_shots(project):
     path = project(task(data='train: "d.tsv", test: "d.tsv", shots: 2',
                         methods="method finetune { }"))
-    (code, line, _, message), = errors(path)
-    assert (code, line) == ("bad-data", 3) and "shots: 2" in message
+    (code, line, column, message), = errors(path)
+    assert (code, line, column) == ("bad-data", 3, 17)           # at the train file's path
+    assert message.startswith("d.tsv: shots: 2 asks for 2 rows of label '0', but the file has 1")
 
 
 def test_null_unsets_an_inherited_field(project):

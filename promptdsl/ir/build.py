@@ -45,10 +45,19 @@ def absolute(path: str, span) -> str:
 
 
 def data_file(value: str, span) -> tuple[str, Diagnostic | None]:
-    """A data path as written at `span`, made absolute; a diagnostic when no such file exists."""
+    """A data path as written at `span`, made absolute; a diagnostic when it is not a regular
+    file: missing (the .prompt file's mistake), or a folder, FIFO, socket or device (the data
+    cannot be used: a FIFO would block the reader, /dev/zero never ends)."""
     path = absolute(value, span)
     if os.path.isfile(path):
         return path, None
+    if os.path.isdir(path):
+        return path, Diagnostic.at(span, "bad-data", f"data file `{value}` is a folder, not a "
+                                   "file", "name the data file inside it")
+    if os.path.exists(path):
+        return path, Diagnostic.at(span, "bad-data", f"data file `{value}` is not a regular "
+                                   "file (a FIFO, socket or device), so it is not read",
+                                   "give a file on disk: copy the data into one")
     return path, Diagnostic.at(span, "missing-file", f"data file `{value}` does not exist",
                                f"paths are relative to the .prompt file's folder "
                                f"({base_dir(span)})")

@@ -1,10 +1,12 @@
 """Semantic checks that need no model weights: what the runtime does not support yet, masks,
-the data (promptdsl.ir.data_checks), the model family's mask placement, how methods compose,
-soft tokens under a method that does not train."""
+labels without words, the data (promptdsl.ir.data_checks), the model's config (a language-model
+head, the family's mask placement), how methods compose, soft tokens under a method that does
+not train."""
 from __future__ import annotations
 
 from ..diagnostics import WARNING, Diagnostic, suggestion_hint
-from ..families import family_of_config, mask_placement_error
+from ..families import family_of_config, lm_head_problem, mask_placement_error
+from ..syntax import ast
 from .build import Built
 from .data_checks import Tables, data_checks
 from .model_config import model_config
@@ -16,6 +18,7 @@ def semantic_checks(built: Built, registry, tables: Tables | None = None) -> lis
     out += _not_supported(built)
     out += _needs_head(built)
     out += _masks(built)
+    out += _labels_without_words(built)
     out += data_checks(built, registry, tables or Tables())
     out += _family(built)
     out += _composition(built, registry)
@@ -103,11 +106,37 @@ def _masks(built: Built) -> list:
     return out
 
 
+def _labels_without_words(built: Built) -> list:
+    """A label written with an empty list (`"0": []`): every verbalizer reads each label from
+    its words, so the model could not be built. A list whose words were all invalid is already
+    reported at those words."""
+    verbalizer, block = built.ir["verbalizer"], built.verbalizer_block
+    if verbalizer is None:
+        return []
+    empty_lists = {entry.value.span for entry in (block.body if block else ())
+                   if isinstance(entry, ast.Field) and isinstance(entry.value, ast.ListV)
+                   and not entry.value.items}
+    out = []
+    for index, entry in enumerate(verbalizer["labels"]):
+        span = built.where.value(("verbalizer", "labels", index))
+        if not entry["words"] and span in empty_lists:
+            out.append(Diagnostic.at(span, "no-label-words",
+                                     f"label {entry['label']!r} has no label words",
+                                     f'give it at least one: `"{entry["label"]}": "word"`'))
+    return out
+
+
 def _family(built: Built) -> list:
     ir = built.ir
     if not ir["model"] or not built.templates:
         return []
     config = model_config(ir["model"])
+    no_head = lm_head_problem(config) if config else None
+    if no_head:                          # what loading it would refuse (model/backbone.py)
+        return [Diagnostic.at(built.where.value(("model",)), "bad-model",
+                              f"model `{ir['model']}`: {no_head}",
+                              "point `model` at a folder saved from the …ForMaskedLM / "
+                              "…ForCausalLM / …ForConditionalGeneration class")]
     family = family_of_config(config) if config else None
     if family is None:
         return [Diagnostic.at(built.where.value(("model",)), "unknown-family",

@@ -47,7 +47,7 @@ def data_checks(built: Built, registry, tables: Tables) -> list:
     fields = [(p, s) for _, t in built.templates.items() for p, s in zip(t.pieces, t.spans)
               if p["type"] == "field"]
     labels = [entry["label"] for entry in ir["verbalizer"]["labels"]] if ir["verbalizer"] else []
-    mismatch_reported = False
+    labelled = []                        # (role, table, shown, path) of the files with labels
     for role in DATA_FILES:
         path = data.get(role)
         if not path or not os.path.isfile(path):
@@ -69,14 +69,10 @@ def data_checks(built: Built, registry, tables: Tables) -> list:
                                      "fix the data file; `promptc train` would stop here"))
             continue
         out += _columns(built, role, table, fields, shown)
-        if role not in LABELLED or ir["target"] is not None or data["label"] not in table.columns:
-            continue
-        if labels:
-            problem, whole_sets = _labels(built, role, table, labels, shown, mismatch_reported)
-            mismatch_reported |= whole_sets
-            out += [problem] if problem else []
-        if role == "train" and data["shots"] and labels:
-            out += _shots(built, table, labels, shown, path)
+        if role in LABELLED and ir["target"] is None and data["label"] in table.columns:
+            labelled.append((role, table, shown, path))
+    if labels and labelled:
+        out += _labels(built, labelled, labels)
     return out
 
 
@@ -116,46 +112,62 @@ def _columns(built: Built, role: str, table, fields: list, shown: str) -> list:
     return out
 
 
-def _labels(built: Built, role: str, table, labels: list, shown: str, sets_reported: bool):
-    """(diagnostic or None, whether it compares the whole label sets). Every label value of
-    the file needs label words (train stops at the first row without), and every verbalizer
-    label must occur in the file; the set comparison is shown once per task."""
+def _labels(built: Built, labelled: list, labels: list) -> list:
+    """A verbalizer label that no labelled file has means the verbalizer is wrong (the .prompt
+    file's mistake, reported once, at that label, with both label sets). Otherwise the data is
+    checked as train encodes it: every row's label needs label words, and the train file needs
+    `shots` rows of each label (bad data, named at the file's row)."""
+    column = built.ir["data"]["label"]
+    values = list(dict.fromkeys(v for _, table, _, _ in labelled for v in table.column(column)))
+    present = set(values) | {v.strip() for v in values}
+    unknown = [label for label in labels if label not in present]
+    if unknown:
+        ours, theirs = _listed(labels), _listed(sorted(values, key=_natural))
+        files = ", ".join(dict.fromkeys(shown for _, _, shown, _ in labelled))
+        return [Diagnostic.at(
+            built.where.key(("verbalizer", "labels", labels.index(unknown[0]))), "label-mismatch",
+            f"verbalizer labels {{{ours}}} do not match the labels of {files} {{{theirs}}}",
+            suggestion_hint(unknown[0], values) or "labels are the data's label values; quote "
+            "ones that are not names: `\"0\": \"bad\"`")]
+    out = []
+    for role, table, shown, path in labelled:
+        out += _label_words(built, role, table, labels, shown, path)
+        if role == "train" and built.ir["data"]["shots"]:
+            out += _shots(built, table, labels, shown, path)
+    return out
+
+
+def _label_words(built: Built, role: str, table, labels: list, shown: str, path: str) -> list:
+    """The first row whose label has no label words (an empty cell, a value the verbalizer
+    lacks), exactly as encoding for train finds it; the file's other such values listed."""
     column = built.ir["data"]["label"]
     try:
         label_indices(table, column, labels)     # exactly what encoding for train does
-        first_bad = None
+        return []
     except DataError as err:
-        first_bad = err
-    values = list(dict.fromkeys(table.column(column)))
-    present = set(values) | {v.strip() for v in values}
-    unknown = [label for label in labels if label not in present]
-    if unknown and not sets_reported:
-        first = labels.index(unknown[0])
-        ours, theirs = _listed(labels), _listed(sorted(values, key=_natural))
-        return Diagnostic.at(
-            built.where.key(("verbalizer", "labels", first)), "label-mismatch",
-            f"verbalizer labels {{{ours}}} do not match the labels of {shown} {{{theirs}}}",
-            suggestion_hint(unknown[0], values) or "labels are the data's label values; quote "
-            "ones that are not names: `\"0\": \"bad\"`"), True
-    if first_bad is None:
-        return None, False
-    uncovered = [v for v in values if v not in labels and v.strip() not in labels]
-    where = f" (first at {shown}:{first_bad.line})" if first_bad.line else ""
-    return Diagnostic.at(
-        built.where.value(("data", role)), "label-mismatch",
-        f"labels {_listed(sorted(uncovered, key=_natural))} of {shown} have no label words in "
-        f"the verbalizer{where}", "add a line per label to the verbalizer: "
-        "`\"label\": \"word\"`"), False
+        first_bad = err                          # `err` is unbound after the except block
+    message = _located(first_bad, path, shown)
+    values = table.column(column)
+    named = values[table.lines.index(first_bad.line)] if first_bad.line in table.lines else None
+    uncovered = [v for v in dict.fromkeys(values)
+                 if v.strip() and v not in labels and v.strip() not in labels]
+    if uncovered and uncovered != [named]:
+        message += (f"; labels of {shown} without label words: "
+                    f"{_listed(sorted(uncovered, key=_natural))}")
+    return [Diagnostic.at(built.where.value(("data", role)), "bad-data", message,
+                          "give every row a label the verbalizer has, or add the label to the "
+                          "verbalizer: `\"label\": \"word\"`")]
 
 
 def _shots(built: Built, table, labels: list, shown: str, path: str) -> list:
+    """Too few train rows of a label for `shots`: a problem of the data, at the train path."""
     data = built.ir["data"]
     try:
         sample_per_label(table, data["label"], int(data["shots"]), int(data["sample_seed"]),
                          labels=labels)
     except DataError as err:
-        return [Diagnostic.at(built.where.value(("data", "shots")), "bad-data",
-                              f"{_located(err, path, shown)}",
+        return [Diagnostic.at(built.where.value(("data", "train")), "bad-data",
+                              _located(err, path, shown),
                               "lower `shots`, or use a train file with more rows per label")]
     return []
 
