@@ -89,20 +89,36 @@ def train_refused(project: Path, *fragments):
 
 # ------------------------------------------------------------------ bad data files
 
-def _header_only(p):
-    (p / "test.tsv").write_text("sentence\tlabel\n", encoding="utf-8")
-    return "test.tsv:1", "no rows"
+def _test_tsv(name: str, content, *expected):
+    """A case that writes test.tsv (`content`: text as UTF-8, or bytes) and expects
+    `expected` fragments in the refusal."""
+    def spoil(p):
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        (p / "test.tsv").write_bytes(data)
+        return expected
+    spoil.__name__ = name
+    return spoil
 
 
-def _empty(p):
-    (p / "test.tsv").write_bytes(b"")
-    return "test.tsv", "empty"
-
-
-def _blank(p):
-    (p / "test.tsv").write_text("\n \n\t\n", encoding="utf-8")
-    return "test.tsv", "empty"
-
+_header_only = _test_tsv("_header_only", "sentence\tlabel\n", "test.tsv:1", "no rows")
+_empty = _test_tsv("_empty", b"", "test.tsv", "empty")
+_blank = _test_tsv("_blank", "\n \n\t\n", "test.tsv", "empty")
+_binary = _test_tsv("_binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe" * 8,
+                    "test.tsv:1", "not UTF-8")
+_latin1_row = _test_tsv("_latin1_row", "sentence\tlabel\nfine\t1\ncaf\xe9\t0\n".encode("latin-1"),
+                        "test.tsv:3", "not UTF-8")
+_duplicate_columns = _test_tsv("_duplicate_columns", "sentence\tlabel\tlabel\na\t1\t1\n",
+                               "test.tsv:1", "twice")
+_unnamed_column = _test_tsv("_unnamed_column", "sentence\t\tlabel\na\tx\t1\n",
+                            "test.tsv:1", "no name")
+_empty_label = _test_tsv("_empty_label", "sentence\tlabel\na great movie\t1\nno label here\t\n",
+                         "test.tsv:3", "label column 'label' is empty")
+_unknown_label = _test_tsv("_unknown_label", "sentence\tlabel\na great movie\t1\nodd\t7\n",
+                           "test.tsv:3", "label '7' is not one the verbalizer knows")
+_ragged = _test_tsv("_ragged", "sentence\tlabel\na great movie\t1\ttoo many\n",
+                    "test.tsv:2", "3 fields")
+_missing_field = _test_tsv("_missing_field", "text\tlabel\na great movie\t1\n",
+                           "test.tsv", "sentence")
 
 def _folder(p):
     (p / "test.tsv").unlink()
@@ -115,47 +131,6 @@ def _fifo(p):
     (p / "test.tsv").unlink()
     os.mkfifo(p / "test.tsv")
     return "test.tsv", "not a regular file"
-
-
-def _binary(p):
-    (p / "test.tsv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe" * 8)
-    return "test.tsv:1", "not UTF-8"
-
-
-def _latin1_row(p):
-    (p / "test.tsv").write_bytes("sentence\tlabel\nfine\t1\ncaf\xe9\t0\n".encode("latin-1"))
-    return "test.tsv:3", "not UTF-8"
-
-
-def _duplicate_columns(p):
-    (p / "test.tsv").write_text("sentence\tlabel\tlabel\na\t1\t1\n", encoding="utf-8")
-    return "test.tsv:1", "twice"
-
-
-def _unnamed_column(p):
-    (p / "test.tsv").write_text("sentence\t\tlabel\na\tx\t1\n", encoding="utf-8")
-    return "test.tsv:1", "no name"
-
-
-def _empty_label(p):
-    (p / "test.tsv").write_text("sentence\tlabel\na great movie\t1\nno label here\t\n",
-                                encoding="utf-8")
-    return "test.tsv:3", "label column 'label' is empty"
-
-
-def _unknown_label(p):
-    (p / "test.tsv").write_text("sentence\tlabel\na great movie\t1\nodd\t7\n", encoding="utf-8")
-    return "test.tsv:3", "label '7' is not one the verbalizer knows"
-
-
-def _ragged(p):
-    (p / "test.tsv").write_text("sentence\tlabel\na great movie\t1\ttoo many\n", encoding="utf-8")
-    return "test.tsv:2", "3 fields"
-
-
-def _missing_field(p):
-    (p / "test.tsv").write_text("text\tlabel\na great movie\t1\n", encoding="utf-8")
-    return "test.tsv", "sentence"
 
 
 def _unknown_extension(p):
@@ -528,24 +503,25 @@ def _unknown_tensor(c):
     return "not.a.parameter"
 
 
-def _task_a_list(c):
-    (c / "task.json").write_text('["tiny"]')
-    return "task.json", "not a task IR"
+def _checkpoint_file(name: str, file: str, text: str, *expected):
+    """A case that overwrites the checkpoint's `file` with `text`."""
+    def spoil(c):
+        (c / file).write_text(text)
+        return expected
+    spoil.__name__ = name
+    return spoil
 
 
-def _task_a_string(c):
-    (c / "task.json").write_text('"tiny"')
-    return "task.json", "not a task IR"
-
-
-def _task_not_json(c):
-    (c / "task.json").write_text('{"name": "tiny",')
-    return "task.json", "cannot be read"
-
-
-def _task_not_a_task(c):
-    (c / "task.json").write_text('{"name": "tiny", "model": 3}')
-    return "task.json", "not a task"
+_task_a_list = _checkpoint_file("_task_a_list", "task.json", '["tiny"]',
+                                "task.json", "not a task IR")
+_task_a_string = _checkpoint_file("_task_a_string", "task.json", '"tiny"',
+                                  "task.json", "not a task IR")
+_task_not_json = _checkpoint_file("_task_not_json", "task.json", '{"name": "tiny",',
+                                  "task.json", "cannot be read")
+_task_not_a_task = _checkpoint_file("_task_not_a_task", "task.json",
+                                    '{"name": "tiny", "model": 3}', "task.json", "not a task")
+_meta_a_list = _checkpoint_file("_meta_a_list", "checkpoint.json", "[1]",
+                                "checkpoint.json", "not a checkpoint description")
 
 
 def _task_model_gone(c):
@@ -553,11 +529,6 @@ def _task_model_gone(c):
     task["model"] = str(c / "no-such-model")
     (c / "task.json").write_text(json.dumps(task))
     return "task.json", "no model can be built"
-
-
-def _meta_a_list(c):
-    (c / "checkpoint.json").write_text("[1]")
-    return "checkpoint.json", "not a checkpoint description"
 
 
 def _meta_newer_format(c):
