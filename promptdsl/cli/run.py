@@ -57,13 +57,13 @@ def _run_one(task: dict, out, device, resume: bool = False) -> dict:
 def _run_sweep(task: dict, out, device, resume: bool = False) -> dict:
     from ..ir.sweep import expand_sweep
     from ..train.distributed import world
-    from ..train.rundir import RunDir, default_run_dir
-    from ..train.runner import check_run_dir_free, train_task
+    from ..train.rundir import RunDir, check_free, default_run_dir
+    from ..train.runner import train_task
     from ..train.splits import final_split_name
     from ..train.sweep import aggregate
     root = Path(out) if out else default_run_dir(task["name"])
     if not resume and world().is_main:
-        check_run_dir_free(root)
+        check_free(root)
     split = final_split_name(task)
     summaries, rows = [], {}
     runs = expand_sweep(task)

@@ -4,6 +4,7 @@ resumable state it saves and continues from (promptdsl.train.state)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 
@@ -14,8 +15,8 @@ from ..model.rows import autocast_context, to_device
 from . import interrupt
 from .interrupt import resume_command
 from .metrics import is_better
-from .trainer import (NonFiniteLoss, TrainResult, make_optimizer, make_schedule, total_steps,
-                      trainable_parameters)
+from .trainer import (NonFiniteLoss, Trainer, TrainResult, make_optimizer, make_schedule,
+                      total_steps, trainable_parameters)
 
 
 class TrainingLoop:
@@ -60,8 +61,7 @@ class TrainingLoop:
             t.echo(f"resume: training continues at step {self.result.steps} (epoch "
                    f"{self.epoch + 1}, batch {self.batch + 1})")
         forward = self.world.wrap(t.model)
-        start = time.perf_counter() - self.seconds_before
-        self.clock = start
+        self.clock = time.perf_counter() - self.seconds_before   # counts the time before a resume
         t.model.train()
         bar = tqdm(total=self.steps_total, initial=self.result.steps, desc="train",
                    disable=not t.progress, unit="step")
@@ -74,7 +74,7 @@ class TrainingLoop:
         finally:
             bar.close()
         self.result.stopped_early = stop
-        self.result.seconds = time.perf_counter() - start
+        self.result.seconds = time.perf_counter() - self.clock
         if self.best_snapshot is not None:
             t._restore(self.best_snapshot)
         t.model.eval()
@@ -233,11 +233,8 @@ class TrainingLoop:
                 "has_best": self.best_snapshot is not None and not done, "bad_evals": self.bad_evals,
                 "running_batches": self.running_batches, "skipped": self.skipped,
                 "seconds": time.perf_counter() - self.clock if not done else self.result.seconds,
-                "result": {"steps": self.result.steps, "epochs": self.result.epochs,
-                           "examples": self.result.examples, "best_metrics": self.result.best_metrics,
-                           "best_step": self.result.best_step,
-                           "stopped_early": self.result.stopped_early,
-                           "evaluations": self.result.evaluations}}
+                "result": {k: v for k, v in dataclasses.asdict(self.result).items()
+                           if k != "seconds"}}
         tensors["running_loss"] = self.running_loss.detach().float().cpu().reshape(())
         if not done:
             optim_tensors, meta["optimizer"] = optimizer_state(self.optimizer)
@@ -250,27 +247,21 @@ class TrainingLoop:
     def _restore_state(self, tensors: dict, meta: dict) -> None:
         from .state import StateError, load_optimizer_state, set_rng_state
         t = self.t
-        params = {n: tensors[f"param.{n}"] for n, _ in trainable_parameters(t.model)
-                  if f"param.{n}" in tensors}
-        expected = {n for n, _ in trainable_parameters(t.model)}
-        if set(params) != expected or any(params[n].shape != p.shape
-                                          for n, p in trainable_parameters(t.model)):
+        trainable = dict(trainable_parameters(t.model))
+        if any(tensors.get(f"param.{n}") is None or tensors[f"param.{n}"].shape != p.shape
+               for n, p in trainable.items()) or \
+                sum(k.startswith("param.") for k in tensors) != len(trainable):
             raise StateError(f"{self.slot.key}: the saved state does not fit the model the task "
                              "builds now (different trainable tensors)")
-        t._restore(params)
+        t._restore({n: tensors[f"param.{n}"] for n in trainable})
         if meta.get("has_best"):
-            self.best_snapshot = {n: tensors[f"best.{n}"] for n in expected}
+            self.best_snapshot = {n: tensors[f"best.{n}"] for n in trainable}
         self.best_value, self.bad_evals = meta["best_value"], meta["bad_evals"]
         self.epoch, self.batch = meta["epoch"], meta["batch"]
         self.running_loss = tensors["running_loss"]
         self.running_batches, self.skipped = meta["running_batches"], meta["skipped"]
         self.seconds_before = meta["seconds"]
-        saved = meta["result"]
-        self.result = TrainResult(steps=saved["steps"], epochs=saved["epochs"],
-                                  examples=saved["examples"], seconds=meta["seconds"],
-                                  best_metrics=saved["best_metrics"], best_step=saved["best_step"],
-                                  stopped_early=saved["stopped_early"],
-                                  evaluations=saved["evaluations"])
+        self.result = TrainResult(**meta["result"], seconds=meta["seconds"])
         if not meta.get("done"):
             load_optimizer_state(self.optimizer, tensors, meta["optimizer"])
             self.scheduler.load_state_dict(meta["scheduler"])

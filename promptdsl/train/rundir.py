@@ -69,21 +69,18 @@ class RunDir:
     def create(cls, path: str | os.PathLike) -> "RunDir":
         """A new run directory (missing or empty), locked by this process."""
         path = Path(path)
-        if path.exists() and not path.is_dir():
-            raise RunDirError(f"{path}: exists and is not a directory")
-        if path.is_dir() and _entries(path):
-            raise RunDirError(f"{path}: run directory exists and is not empty; "
-                              "choose another --out (nothing was written)")
+        check_free(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunDirError(f"{path}: cannot create the run directory: {exc.strerror}") from exc
         run = cls(path)
         run.lock = RunLock.acquire(path)
-        if _entries(path):          # another process filled it between our check and the lock
+        try:
+            check_free(path)        # another process filled it between our check and the lock
+        except RunDirError:
             run.close()
-            raise RunDirError(f"{path}: run directory exists and is not empty; "
-                              "choose another --out (nothing was written)")
+            raise
         return run
 
     @classmethod
@@ -144,8 +141,20 @@ class RunDir:
 LOCK = ".lock"
 
 
-def _entries(path: Path) -> list:
-    return [p for p in path.iterdir() if p.name != LOCK]
+def has_run_files(path) -> bool:
+    """Whether `path` is a folder holding anything but a lock file."""
+    path = Path(path)
+    return path.is_dir() and any(p.name != LOCK for p in path.iterdir())
+
+
+def check_free(path) -> None:
+    """A new run may be written to `path`: it is missing or an empty folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: exists and is not a directory")
+    if has_run_files(path):
+        raise RunDirError(f"{path}: run directory exists and is not empty; "
+                          "choose another --out (nothing was written)")
 
 
 class RunLock:

@@ -29,18 +29,11 @@ from . import build, interrupt, splits
 from .checkpoint import save_checkpoint, save_ensemble
 from .distributed import world
 from .prepare import prepare_model
-from .rundir import RunDir, RunDirError, default_run_dir, dumps
+from .rundir import RunDir, RunDirError, check_free, default_run_dir, dumps, has_run_files
 from .seeding import autocast_dtype, resolve_device, seed_everything
 from .state import FOLDER as STATE_FOLDER
 from .state import RunStates
 from .trainer import EvalResult, Trainer
-
-
-def check_run_dir_free(path) -> None:
-    path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise RunDirError(f"{path}: run directory exists and is not empty; choose another --out "
-                          "(nothing was written)")
 
 
 @dataclass
@@ -168,18 +161,17 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
         if finished is not None:
             echo(f"resume: {run_path} is finished already")
             return finished
-        resume = run_path.is_dir() and any(p.name != ".lock" for p in run_path.iterdir())
+        resume = has_run_files(run_path)
     if not resume and ranks.is_main:
-        check_run_dir_free(run_path)
+        check_free(run_path)
     torch_device = ranks.init(resolve_device(device or task["train"]["device"]))
     scratch = None
     if not ranks.is_main:     # the other ranks write nothing the user sees
         scratch = Path(tempfile.mkdtemp(prefix=f"promptdsl-rank{ranks.rank}-"))
         echo, progress = (lambda text: None), False
     write_path = scratch / "run" if scratch else run_path
-    save_every = task["train"].get("save_every")
     states = RunStates(write_path / STATE_FOLDER, run_path / STATE_FOLDER if resume else None,
-                       int(save_every) if save_every else None)
+                       metrics_bytes=lambda: context.rundir.metrics_bytes())
     context = RunContext(task, torch_device, write_path, progress, echo, states=states)
     try:
         if resume:
@@ -251,7 +243,6 @@ def _reopen(context: RunContext, states: RunStates) -> None:
 
 
 def _run(task: dict, context: RunContext, started: float) -> dict:
-    context.states.metrics_bytes = lambda: context.rundir.metrics_bytes()
     methods = build.method_specs(task)
     custom = [spec for spec, _ in methods if spec.run is not None]
     will_train = build.trains(task)
@@ -260,7 +251,7 @@ def _run(task: dict, context: RunContext, started: float) -> dict:
         raise DataError(f"method `{methods[-1][0].name}` trains, but the task has no data.train",
                         task["file"])
     final_name, final_table = context.final_split()
-    interrupt.check(" before training; nothing was written" if context._rundir is None else "")
+    _check_interrupt(context)
 
     if custom:
         final_metrics = custom[0].run(task, context) or {}
@@ -273,7 +264,7 @@ def _run(task: dict, context: RunContext, started: float) -> dict:
     context.prepare(model)
     encoded = {name: context.encode(model, context.table(name), name)
                for name in ("train", "validation", "test") if context.table(name) is not None}
-    interrupt.check(" before training; nothing was written" if context._rundir is None else "")
+    _check_interrupt(context)
     trainer = context.trainer(model)
     train_result = None
     if will_train:
@@ -299,6 +290,12 @@ def _run(task: dict, context: RunContext, started: float) -> dict:
                  "examples_per_second": round(final.examples_per_second, 2)},
     }
     return _write_summary(context, summary, model, train_result, started)
+
+
+def _check_interrupt(context: RunContext) -> None:
+    """Stop before training if a signal came (train_task adds the resume command once
+    something was written)."""
+    interrupt.check(" before training; nothing was written" if context._rundir is None else "")
 
 
 def _write_summary(context: RunContext, summary: dict, model, train_result, started) -> dict:
@@ -336,4 +333,4 @@ def _write_summary(context: RunContext, summary: dict, model, train_result, star
     return full
 
 
-__all__ = ["train_task", "RunContext", "write_predictions", "check_run_dir_free"]
+__all__ = ["train_task", "RunContext", "write_predictions"]

@@ -90,20 +90,19 @@ def load_optimizer_state(optimizer, tensors: dict, meta: dict) -> None:
 class RunStates:
     """The resumable states of one run and its journal position.
 
-    `write_folder` is where states are written (None: nowhere, e.g. on ranks other than 0);
-    `read_folder` is where a resumed run reads them (None: a fresh run). Every `Trainer.train`
+    `write_folder` is where states are written (None: nowhere); `read_folder` is where a
+    resumed run reads them (None: a fresh run); `metrics_bytes()` the size of metrics.jsonl. Every `Trainer.train`
     call takes the next slot; `log_seq` counts the records the run has logged, and records below
     `replayed_below` were written before the resume and are not written again."""
 
     def __init__(self, write_folder: Path | None, read_folder: Path | None = None,
-                 save_every: int | None = None):
+                 metrics_bytes=lambda: 0):
         self.write_folder = Path(write_folder) if write_folder else None
         self.read_folder = Path(read_folder) if read_folder else None
-        self.save_every = save_every
+        self.metrics_bytes = metrics_bytes  # the current size of the run's metrics.jsonl
         self.slots = 0
         self.log_seq = 0
         self.replayed_below = 0
-        self.metrics_bytes = lambda: 0     # set by the run: the current size of metrics.jsonl
 
     def next_slot(self) -> "StateSlot":
         slot = StateSlot(self, f"train-{self.slots}")
@@ -138,10 +137,6 @@ class StateSlot:
 
     def __init__(self, states: RunStates, key: str):
         self.states, self.key = states, key
-
-    @property
-    def save_every(self) -> int | None:
-        return self.states.save_every
 
     def load(self) -> tuple[dict, dict] | None:
         """(tensors, metadata) saved for this loop by the interrupted run, or None."""
