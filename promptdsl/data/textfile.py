@@ -13,7 +13,9 @@ LINE_END = re.compile(r"\r\n|\r|\n")
 BYTE_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-def _check_file(path) -> str:
+def check_file(path) -> str:
+    """`path` as a string if it is a regular file a reader may open; DataError naming why not
+    (missing, a folder, a pipe, socket or device)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError("the data file does not exist", path)
@@ -42,7 +44,7 @@ def decode(data: bytes, path, first_line: int = 1) -> str:
 
 def read_text(path) -> str:
     """The whole file as text; DataError when it is missing, a folder, empty, or not UTF-8."""
-    path = _check_file(path)
+    path = check_file(path)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -57,7 +59,7 @@ def read_text(path) -> str:
 def first_line(path) -> tuple:
     """(line number, text) of the first non-blank line, without its line end; reads only as far
     as needed."""
-    path = _check_file(path)
+    path = check_file(path)
     number = 0
     try:
         with open(path, "rb") as handle:

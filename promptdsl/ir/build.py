@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.textfile import check_file
 from ..diagnostics import Diagnostic, suggestion_hint
+from ..errors import DataError
 from ..syntax import ast
 from ..syntax.source import cached_source
 from ..syntax.template import Template, parse_template, soft_text
@@ -49,18 +51,16 @@ def data_file(value: str, span) -> tuple[str, Diagnostic | None]:
     file: missing (the .prompt file's mistake), or a folder, FIFO, socket or device (the data
     cannot be used: a FIFO would block the reader, /dev/zero never ends)."""
     path = absolute(value, span)
-    if os.path.isfile(path):
-        return path, None
-    if os.path.isdir(path):
-        return path, Diagnostic.at(span, "bad-data", f"data file `{value}` is a folder, not a "
-                                   "file", "name the data file inside it")
-    if os.path.exists(path):
-        return path, Diagnostic.at(span, "bad-data", f"data file `{value}` is not a regular "
-                                   "file (a FIFO, socket or device), so it is not read",
-                                   "give a file on disk: copy the data into one")
-    return path, Diagnostic.at(span, "missing-file", f"data file `{value}` does not exist",
-                               f"paths are relative to the .prompt file's folder "
-                               f"({base_dir(span)})")
+    if not os.path.exists(path):
+        return path, Diagnostic.at(span, "missing-file", f"data file `{value}` does not exist",
+                                   f"paths are relative to the .prompt file's folder "
+                                   f"({base_dir(span)})")
+    try:
+        check_file(path)            # the readers' own rule, checked without opening the file
+    except DataError as err:
+        return path, Diagnostic.at(span, "bad-data", f"data file `{value}`: {err.detail}",
+                                   "name a data file on disk: not a folder, a pipe or a device")
+    return path, None
 
 
 class TaskBuilder:
