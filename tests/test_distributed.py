@@ -235,8 +235,10 @@ def assert_same_training(launched: Path, alone: Path, processes: int = 2) -> Non
     assert (flat[0] - flat[1]).norm() <= 1e-4 * flat[1].norm()     # 1e-4 relative, all tensors
     for name, tensor in theirs.items():
         # atol: tensors whose gradient is rounding noise (attention key biases cannot move the
-        # softmax) stay near 0 and differ by rounding alone (measured: 7.5e-7 at most)
-        torch.testing.assert_close(ours[name], tensor, rtol=1e-4, atol=2e-6, msg=name)
+        # softmax) stay near 0 and differ by rounding alone. The tiny model's vocabulary is
+        # built afresh each session; over sessions the largest element difference measured
+        # 3.7e-7 to 3.4e-6 (the 1e-4 relative bound above held in every one)
+        torch.testing.assert_close(ours[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
 
 
 @pytest.fixture(scope="module")

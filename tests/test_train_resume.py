@@ -98,7 +98,9 @@ def assert_same_run(run, reference):
 
 def test_sigkill_at_a_random_step_then_resume_gives_the_same_bytes(runs, tmp_path):
     path, reference = runs
-    kill_at = random.Random().randint(1, 17)     # 18 steps: 3 epochs of 6 batches
+    # 18 steps (3 epochs of 6 batches); the kill comes right after a step's update, and the
+    # first state is written at the end of step 3, so a run killed from step 4 on has one
+    kill_at = random.Random().randint(4, 17)
     run = tmp_path / "killed"
     code = run_interrupted(["train", path, "--out", run], kill_at, signal.SIGKILL)
     assert code == -signal.SIGKILL, f"step {kill_at}"
@@ -106,6 +108,17 @@ def test_sigkill_at_a_random_step_then_resume_gives_the_same_bytes(runs, tmp_pat
     result = invoke("train", path, "--resume", run)
     assert result.exit_code == 0, (kill_at, result.output)
     assert_same_run(run, reference)
+
+
+def test_a_run_killed_before_it_wrote_anything_has_nothing_to_resume(runs, tmp_path):
+    path, _ = runs
+    run = tmp_path / "early"
+    assert run_interrupted(["train", path, "--out", run], 1, signal.SIGKILL) == -signal.SIGKILL
+    assert not run.exists()
+    result = invoke("train", path, "--resume", run)
+    assert result.exit_code == 2
+    assert "no such run directory" in result.output and "start it again with --out" in \
+        result.output
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

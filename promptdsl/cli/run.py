@@ -116,7 +116,9 @@ def train_command(file, task_name, out, sets, device, resume):
         raise click.UsageError("give --out or --resume, not both (--resume continues the run "
                                "directory it names)")
     if resume and not Path(resume).is_dir():
-        raise PromptdslError(f"--resume {resume}: no such run directory")
+        raise PromptdslError(f"--resume {resume}: no such run directory (a run stopped "
+                             "before it wrote anything left nothing to resume: start it again "
+                             "with --out)")
     tasks = load_tasks(file, task_name, parse_sets(sets))
     out = out or resume
     with catching_signals():
