@@ -56,6 +56,9 @@ class MethodSpec:
     schema: dict = field(default_factory=options_schema)
     description: str = ""
     trains: bool = True                      # False: the runtime only evaluates (zero_shot)
+    # False: the method needs a verbalizer (classification only, e.g. PET, chain of thought);
+    # `promptc check` reports it on a generation task (one with `target`)
+    generation: bool = True
     # Optional: replaces the standard training loop (e.g. PET ensembles). Signature:
     # run(task_ir, context) -> dict of final metrics. See promptdsl.train for the context.
     run: Optional[Callable[..., dict]] = None
@@ -84,6 +87,9 @@ class VerbalizerSpec:
     schema: dict = field(default_factory=options_schema)
     description: str = ""
     options: Optional[type] = None
+    # True: the kind scores label words as generated text, so the model must be causal or
+    # seq2seq (`promptc check` reports a masked LM at the kind)
+    needs_generation: bool = False
     origin: str = ""
 
     def __post_init__(self):
@@ -133,10 +139,28 @@ class ModelSourceSpec:
     origin: str = ""
 
 
+LABEL_METRIC, TEXT_METRIC = "label", "text"
+
+
 @dataclass(frozen=True)
 class MetricSpec:
-    """An evaluation metric. `compute(gold, predicted, labels)` returns a float (or a dict)."""
+    """An evaluation metric, used as `metric: NAME`.
+
+    `kind` says what it compares:
+    - "label" (classification): `compute(gold, predicted, labels)` over label values (the task's
+      labels in verbalizer order) returns a float (or a dict, e.g. per-label F1);
+    - "text" (generation): `compute(predictions, references)` gets one generated string per
+      distinct input and, for each, the list of all its reference strings (rows whose rendered
+      input is identical are one input with several references); returns a float.
+    Scores are fractions (0-1 for BLEU, ROUGE, accuracy …); tables show them as percentages."""
     name: str
-    compute: Callable[[list, list, list], Any]
+    compute: Callable[..., Any]
     higher_is_better: bool = True
+    kind: str = LABEL_METRIC
+    description: str = ""
     origin: str = ""
+
+    def __post_init__(self):
+        if self.kind not in (LABEL_METRIC, TEXT_METRIC):
+            raise TypeError(f"MetricSpec `{self.name}`: kind must be {LABEL_METRIC!r} or "
+                            f"{TEXT_METRIC!r}, not {self.kind!r}")

@@ -29,7 +29,13 @@ def test_macro_f1_skips_labels_never_seen():
 
 def test_unknown_task_metric_is_a_clean_error():
     from promptdsl.errors import PluginError
-    with pytest.raises(PluginError, match="unknown metric `bleu`"):
+    with pytest.raises(PluginError, match="unknown metric `bleurt`"):
+        compute_metrics(["a"], ["a"], ["a"], "bleurt")
+
+
+def test_a_text_metric_on_labels_is_a_clean_error():
+    from promptdsl.errors import PluginError
+    with pytest.raises(PluginError, match="metric `bleu` compares texts"):
         compute_metrics(["a"], ["a"], ["a"], "bleu")
 
 
