@@ -1,7 +1,7 @@
 """`promptc check` reports what `promptc train` would reject, read through train's own reader:
 ragged and empty files, labels without words, too few rows for `shots` — located at the data
-path, naming the data file's line. Also: `null`, the method composition rule, what is not
-supported yet, and the one list of template filters."""
+path, naming the data file's line. Also: `null`, the method composition rule, a target beside
+a verbalizer, and the one list of template filters."""
 import pytest
 
 from promptdsl.api import check, load
@@ -115,10 +115,10 @@ def test_an_evaluate_only_method_stands_alone(project):
     assert "`zero_shot` evaluates only" in message and "`lora`" in message
 
 
-def test_generation_is_refused_at_the_target(project):
+def test_a_target_beside_a_verbalizer_is_refused_at_the_verbalizer(project):
     text = task().replace('  verbalizer', '  target: "{sentence}"\n  verbalizer')
     codes = [(c, line) for c, line, *_ in errors(project(text))]
-    assert ("not-supported", 5) in codes
+    assert ("target-and-verbalizer", 6) in codes
 
 
 def test_one_list_of_template_filters():

@@ -29,4 +29,4 @@ def apply(model, options):
 
 
 SPECS = [MethodSpec(NAME, apply, description="zero-shot chain of thought (causal models)",
-                    trains=False, options=CotOptions)]
+                    trains=False, generation=False, options=CotOptions)]

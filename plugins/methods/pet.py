@@ -38,4 +38,5 @@ def run(task, context):
 
 
 SPECS = [MethodSpec(NAME, apply, description="ensemble of templates (PET / iPET)", run=run,
+                    generation=False,
                     options=PetOptions)]

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..data.textfile import check_file
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..errors import DataError
+from ..specs import LABEL_METRIC, TEXT_METRIC
 from ..syntax import ast
 from ..syntax.source import cached_source
 from ..syntax.template import Template, parse_template, soft_text
@@ -21,7 +22,8 @@ BLOCKS = ("data", "templates", "verbalizer", "method", "train", "generate")
 SIMPLE_BLOCKS = {"data": DATA, "train": TRAIN, "generate": GENERATE}
 DATA_FILES = ("train", "validation", "test", "unlabeled")
 DEFAULT_VERBALIZER = "manual"
-DEFAULT_METRIC = "accuracy"
+# the metric of a task that names none, by what it predicts (MetricSpec.kind)
+DEFAULT_METRICS = {LABEL_METRIC: "accuracy", TEXT_METRIC: "bleu"}
 
 
 @dataclass
@@ -33,6 +35,10 @@ class Built:
     unparsed: list = field(default_factory=list)    # templates given but malformed (reported)
     verbalizer_block: ast.Block | None = None
     method_blocks: list = field(default_factory=list)
+
+    @property
+    def generation(self) -> bool:
+        return generates(self.ir, self.unparsed)
 
 
 def base_dir(span) -> Path:
@@ -61,6 +67,34 @@ def data_file(value: str, span) -> tuple[str, Diagnostic | None]:
         return path, Diagnostic.at(span, "bad-data", f"data file `{value}`: {err.detail}",
                                    "name a data file on disk: not a folder, a pipe or a device")
     return path, None
+
+
+def generates(ir: dict, unparsed=()) -> bool:
+    """A generation task: one with a `target` (the text its [MASK] produces); else it classifies.
+    A target that failed to parse (in `unparsed`, its error reported) counts, so that nothing
+    cascades from it."""
+    return ir["target"] is not None or "target" in unparsed
+
+
+def metric_problem(name: str, kind: str, span, registry) -> Diagnostic | None:
+    """Why metric `name` cannot score a task whose predictions are of `kind` (MetricSpec.kind:
+    label values or generated text), or None. Used for `metric:`, `--set metric=` and sweeps."""
+    known = registry.metrics
+    if not known:
+        return None
+    spec = known.get(name)
+    if spec is None:
+        return Diagnostic.at(span, "unknown-metric", f"unknown metric `{name}`",
+                             suggestion_hint(name, known, "installed metrics"))
+    if spec.kind == kind:
+        return None
+    fitting = sorted(n for n, s in known.items() if s.kind == kind)
+    task = "a generation task (`target`)" if kind == TEXT_METRIC else "a classification task"
+    return Diagnostic.at(span, "metric-kind", f"metric `{name}` scores "
+                         f"{'generated text' if spec.kind == TEXT_METRIC else 'labels'}, but "
+                         f"this is {task}",
+                         f"metrics of {task}: {', '.join(fitting)}" if fitting else
+                         f"no installed metric scores {task}")
 
 
 class TaskBuilder:
@@ -97,9 +131,10 @@ class TaskBuilder:
         ir["train"] = self._simple_block(blocks.get("train"), "train")
         generate = blocks.get("generate")
         ir["generate"] = (self._simple_block(generate, "generate")
-                          if generate is not None or ir["target"] is not None else None)
-        metric = fields.get("metric")
-        ir["metric"] = self._metric(metric)
+                          if generate is not None or generates(ir) else None)
+        generation = generates(ir, self.unparsed)
+        ir["metric"] = self._metric(fields.get("metric"), TEXT_METRIC if generation else
+                                    LABEL_METRIC)
         ir["sweep"] = None
         if blocks.get("data") is None:
             self.error(self.task.name_span, "missing-block", f"task `{self.task.name}` has no "
@@ -166,20 +201,20 @@ class TaskBuilder:
         self.where.add(("trust_remote_code",), entry.key_span, entry.value.span)
         return ast.plain(entry.value)
 
-    def _metric(self, entry):
+    def _metric(self, entry, kind: str):
+        default = DEFAULT_METRICS[kind]
         if entry is None:
-            return DEFAULT_METRIC
+            return default
         self.where.add(("metric",), entry.key_span, entry.value.span)
         value = ast.plain(entry.value)
         if value is None:                    # `metric: null`: the default
-            return DEFAULT_METRIC
+            return default
         if not isinstance(value, str):
             self.error(entry.value.span, "invalid-value", "`metric` must be a name")
-            return DEFAULT_METRIC
-        known = self.reg.metrics
-        if known and value not in known:
-            self.error(entry.value.span, "unknown-metric", f"unknown metric `{value}`",
-                       suggestion_hint(value, known, "installed metrics"))
+            return default
+        problem = metric_problem(value, kind, entry.value.span, self.reg)
+        if problem:
+            self.diagnostics.append(problem)
         return value
 
     def _template_field(self, entry, name: str):

@@ -1,26 +1,28 @@
-"""Semantic checks that need no model weights: what the runtime does not support yet, masks,
-labels without words, the data (promptdsl.ir.data_checks), the model's config (a language-model
-head, the family's mask placement), how methods compose, soft tokens under a method that does
-not train."""
+"""Semantic checks that need no model weights: masks, labels without words, what only a
+classification or a generation task has (promptdsl.ir.generation_checks), the data
+(promptdsl.ir.data_checks), the model's config (a language-model head, the family's mask
+placement, a family that can generate), how methods compose, soft tokens under a method that
+does not train."""
 from __future__ import annotations
 
 from ..diagnostics import WARNING, Diagnostic, suggestion_hint
-from ..families import family_of_config, lm_head_problem, mask_placement_error
+from ..families import MLM, family_of_config, lm_head_problem, mask_placement_error
 from ..syntax import ast
 from .build import Built
 from .data_checks import Tables, data_checks
+from .generation_checks import generation_checks
 from .model_config import model_config
 
 
 def semantic_checks(built: Built, registry, tables: Tables | None = None) -> list[Diagnostic]:
     """`tables`: the data files read so far in this check (each file is read once)."""
     out: list[Diagnostic] = []
-    out += _not_supported(built)
     out += _needs_head(built)
     out += _masks(built)
     out += _labels_without_words(built)
+    out += generation_checks(built, registry)
     out += data_checks(built, registry, tables or Tables())
-    out += _family(built)
+    out += _family(built, registry)
     out += _composition(built, registry)
     out += _soft_without_training(built, registry)
     out += _splits(built, registry)
@@ -38,36 +40,20 @@ def _remote_code(built: Built) -> list:
                           severity=WARNING)]
 
 
-def _classifying(ir) -> bool:
-    return ir["target"] is None
-
-
 def _prompt_templates(built: Built) -> list:
     """(name, Template) for every template the model reads (not the target)."""
     return [(k, t) for k, t in built.templates.items()
             if k != "target" and not (k == "template" and built.ir["templates"])]
 
 
-def _not_supported(built: Built) -> list:
-    """Generation (`target`, `generate { }`) parses and compiles to IR, but nothing runs it yet."""
-    out = []
-    for key, what in (("target", "`target`"), ("generate", "a `generate` block")):
-        if (key,) in built.where.spans and built.ir[key] is not None:
-            out.append(Diagnostic.at(
-                built.where.key((key,)), "not-supported",
-                f"generation tasks ({what}) are not supported yet: `promptc train` only "
-                "classifies", "write a classification task: a `verbalizer` that maps each "
-                "label to words read at the `[MASK]`"))
-    return out
-
-
 def _needs_head(built: Built) -> list:
     ir = built.ir
-    if ir["verbalizer"] is None and ir["target"] is None:
+    if ir["verbalizer"] is None and not built.generation:
         return [Diagnostic.at(built.where.fallback, "missing-block",
-                              f"task `{ir['name']}` has no `verbalizer`",
-                              "a task maps its labels to words read at the [MASK]: add "
-                              '`verbalizer { "0": "bad"  "1": "good" }`')]
+                              f"task `{ir['name']}` has no `verbalizer` and no `target`",
+                              "a task classifies, mapping its labels to words read at the "
+                              '[MASK] (`verbalizer { "0": "bad"  "1": "good" }`), or generates '
+                              'text there (`target: "{column}"`)')]
     # a malformed template is reported where it is, not as a missing one
     if ir["template"] is None and not built.templates and not built.unparsed:
         return [Diagnostic.at(built.where.fallback, "missing-field",
@@ -80,6 +66,7 @@ def _masks(built: Built) -> list:
     out = []
     verbalizer = built.ir["verbalizer"]
     bound = verbalizer["mask"] if verbalizer else None
+    generation = built.generation
     for name, template in _prompt_templates(built):
         masks = [(p, s) for p, s in zip(template.pieces, template.spans) if p["type"] == "mask"]
         names = [p["name"] for p, _ in masks if p["name"]]
@@ -96,11 +83,15 @@ def _masks(built: Built) -> list:
         if not masks:
             out.append(Diagnostic.at(template.span, "no-mask",
                                      f"template `{name}` has no [MASK] slot",
+                                     "a generation task produces its `target` at exactly one "
+                                     "`[MASK]`; add one where the output goes" if generation else
                                      "a task reads its prediction at exactly one `[MASK]`; add "
                                      "one where the label word goes"))
         else:
             out.append(Diagnostic.at(masks[1][1], "several-masks",
                                      f"template `{name}` has {len(masks)} [MASK] slots",
+                                     "a generation task produces its `target` at exactly one "
+                                     "`[MASK]`; keep one" if generation else
                                      "a task reads exactly one; name them (`[MASK:a]`) and bind "
                                      "the verbalizer with `mask: a`"))
     return out
@@ -126,7 +117,7 @@ def _labels_without_words(built: Built) -> list:
     return out
 
 
-def _family(built: Built) -> list:
+def _family(built: Built, registry) -> list:
     ir = built.ir
     if not ir["model"] or not built.templates:
         return []
@@ -144,16 +135,36 @@ def _family(built: Built) -> list:
                               "mask placement check was skipped",
                               "give a local folder with config.json, a cached hub id, or a "
                               "model source's name (see `promptc plugins`)", severity=WARNING)]
-    out = []
+    generation = built.generation
+    if generation and family == MLM:
+        return [Diagnostic.at(built.where.key(("target",)), "generation-model",
+                              f"model `{ir['model']}` is a masked LM: it fills each [MASK] with "
+                              "one token and cannot generate a `target`",
+                              "use a causal or seq2seq model (GPT-2, Llama, T5, …)")]
+    out = _verbalizer_family(built, registry, family)
     for name, template in _prompt_templates(built):
         why = mask_placement_error(family, template.pieces)
         if why:
             masks = [s for p, s in zip(template.pieces, template.spans) if p["type"] == "mask"]
             out.append(Diagnostic.at(masks[-1] if masks else template.span, "mask-placement",
                                      f"{why} (model `{ir['model']}` is {family})",
-                                     "move [MASK] to the end of the template, or use a masked "
-                                     "or seq2seq model"))
+                                     "move [MASK] to the end of the template, or use a "
+                                     + ("seq2seq model" if generation else
+                                        "masked or seq2seq model")))
     return out
+
+
+def _verbalizer_family(built: Built, registry, family: str) -> list:
+    """A verbalizer kind that scores label words as generated text on a masked LM."""
+    verbalizer, block = built.ir["verbalizer"], built.verbalizer_block
+    spec = registry.verbalizers.get(verbalizer["kind"]) if verbalizer else None
+    if spec is None or not spec.needs_generation or family != MLM:
+        return []
+    span = block.kind_span if block is not None and block.kind_span else built.where.fallback
+    return [Diagnostic.at(span, "generation-model",
+                          f"verbalizer `{spec.name}` scores label words as generated text, and "
+                          f"model `{built.ir['model']}` is a masked LM",
+                          "use a causal or seq2seq model, or the `manual` verbalizer")]
 
 
 def _composition(built: Built, registry) -> list:

@@ -1,6 +1,7 @@
 """The data files of a task, read row by row through the reader `promptc train` uses, so that
 `check` reports what training would reject: unreadable or ragged files, files with no rows,
-missing columns, label values without label words, too few rows for `shots`."""
+missing columns (of the template, the target, the label), label values without label words, too
+few rows for `shots`. A generation task has no label column: its target's fields are columns."""
 from __future__ import annotations
 
 import os
@@ -69,7 +70,7 @@ def data_checks(built: Built, registry, tables: Tables) -> list:
                                      "fix the data file; `promptc train` would stop here"))
             continue
         out += _columns(built, role, table, fields, shown)
-        if role in LABELLED and ir["target"] is None and data["label"] in table.columns:
+        if role in LABELLED and not built.generation and data["label"] in table.columns:
             labelled.append((role, table, shown, path))
     if labels and labelled:
         out += _labels(built, labelled, labels)
@@ -97,14 +98,15 @@ def _columns(built: Built, role: str, table, fields: list, shown: str) -> list:
         if name in columns or (name, piece_span) in reported:
             continue
         reported.add((name, piece_span))
-        if role == "unlabeled" and _is_target_field(built, piece_span):
+        in_target = _is_target_field(built, piece_span)
+        if role == "unlabeled" and in_target:
             continue
         out.append(Diagnostic.at(
             piece_span, "unknown-column",
-            f"template field `{{{name}}}` is not a column of {shown} "
-            f"(columns: {', '.join(columns)})", suggestion_hint(name, columns)))
+            f"{'target' if in_target else 'template'} field `{{{name}}}` is not a column of "
+            f"{shown} (columns: {', '.join(columns)})", suggestion_hint(name, columns)))
     label = built.ir["data"]["label"]
-    if role in LABELLED and built.ir["target"] is None and label not in columns:
+    if role in LABELLED and not built.generation and label not in columns:
         out.append(Diagnostic.at(
             built.where.value(("data", "label")), "unknown-column",
             f"label column `{label}` is not a column of {shown} "

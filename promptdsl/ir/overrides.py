@@ -48,6 +48,12 @@ def apply_overrides(body: list, overrides: dict, task: ast.Task) -> tuple[list, 
                 problems.append(Diagnostic.at(field.key_span, "unknown-field",
                                               f"`--set {key}`: the task has no `method {kind}`"))
                 continue
+            if name == "verbalizer":     # a block made of one option would have no labels
+                problems.append(Diagnostic.at(
+                    field.key_span, "unknown-field", f"`--set {key}`: the task has no "
+                    "`verbalizer`", "a generation task (one with `target`) has none; a "
+                    "classification task writes its verbalizer in the file"))
+                continue
             out.append(ast.Block(name, field.key_span, None, None, [field], field.key_span))
             continue
         block = out[index]

@@ -30,8 +30,11 @@ def locate(ir: dict, dotted: str, registry) -> tuple[dict, str, dict]:
         if ir.get(root) is None:
             ir[root] = {}
         return ir[root], parts[1], props[parts[1]]
-    if root == "verbalizer" and len(parts) == 2 and ir.get("verbalizer"):
-        verbalizer = ir["verbalizer"]
+    if root == "verbalizer" and len(parts) == 2:
+        verbalizer = ir.get("verbalizer")
+        if not verbalizer:
+            raise PathError(f"`{dotted}`: the task has no verbalizer"
+                            + (" (it generates its `target`)" if ir.get("target") else ""))
         if parts[1] == "mask":
             return verbalizer, "mask", {"type": ["string", "null"]}
         spec = registry.verbalizers.get(verbalizer["kind"])

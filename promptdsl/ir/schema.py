@@ -79,14 +79,27 @@ TRAIN = {
     },
 }
 
+MAX_NEW_TOKENS = 4096
+MAX_BEAMS = 64
+
 GENERATE = {
     "type": "object", "additionalProperties": False,
     "properties": {
-        "max_new_tokens": _opt("integer", 32, minimum=1),
-        "beams": _opt("integer", 1, minimum=1),
-        "do_sample": _opt("boolean", False),
-        "temperature": _opt("number", 1.0, exclusiveMinimum=0),
-        "top_p": _opt("number", 1.0, exclusiveMinimum=0, maximum=1),
+        "max_new_tokens": _opt("integer", 32, minimum=1, maximum=MAX_NEW_TOKENS,
+                               description="generate at most this many tokens per input"),
+        "beams": _opt("integer", 1, minimum=1, maximum=MAX_BEAMS,
+                      description="beam-search width (1: greedy, or plain sampling)"),
+        "do_sample": _opt("boolean", False, description="sample the next token (with "
+                          "`temperature` and `top_p`) instead of taking the most likely one"),
+        "temperature": _opt("number", 1.0, exclusiveMinimum=0, maximum=100,
+                            description="divides the logits when sampling: below 1 sharper, "
+                            "above 1 flatter"),
+        "top_p": _opt("number", 1.0, exclusiveMinimum=0, maximum=1,
+                      description="nucleus sampling: draw from the most likely tokens whose "
+                      "probabilities add up to `top_p` (1: all)"),
+        "stop": _opt(["array", "null"], None, items={"type": "string", "minLength": 1},
+                     description="stop strings: generation stops at the first and the output "
+                     "is cut there; null: a line break when targets are one line"),
     },
 }
 

@@ -11,7 +11,8 @@ import re
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..registry import get_registry
 from ..syntax import ast
-from .build import DATA_FILES, data_file
+from ..specs import LABEL_METRIC, TEXT_METRIC
+from .build import DATA_FILES, data_file, generates, metric_problem
 from .paths import PathError, locate
 from .schema import coerce
 from .validate import Where, schema_diagnostics
@@ -54,6 +55,10 @@ def sweep_grid(sweep: ast.Sweep, ir: dict, registry) -> tuple[dict, list]:
             if entry.key in SWEPT_FILES and isinstance(value, str) and not problems:
                 value, missing = data_file(value, item.span)
                 out += [missing] if missing else []
+            if entry.key == "metric" and isinstance(value, str) and not problems:
+                kind = TEXT_METRIC if generates(ir) else LABEL_METRIC
+                wrong = metric_problem(value, kind, item.span, registry)
+                out += [wrong] if wrong else []
             values.append(value)
         grid[entry.key] = values
     return grid, out

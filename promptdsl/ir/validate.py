@@ -55,6 +55,21 @@ def _name(value) -> str:
         if isinstance(value, bool) else str(value)
 
 
+NULL = {"type": "null"}
+
+
+def _optional_unwrapped(errors):
+    """A value of an optional part (`anyOf: [X, null]`, e.g. the `generate` block) that is not
+    null is checked against X: its own errors, not "not valid under any of the given schemas"."""
+    for err in errors:
+        if err.validator == "anyOf" and err.instance is not None and NULL in err.validator_value:
+            yield from _optional_unwrapped(
+                sub for sub in err.context
+                if err.validator_value[sub.relative_schema_path[0]] != NULL)
+        else:
+            yield err
+
+
 def schema_diagnostics(instance, schema: dict, where: Where, prefix: tuple = (),
                        context: str = "") -> list[Diagnostic]:
     """Validate `instance` against `schema`; one diagnostic per problem, at its place.
@@ -63,7 +78,8 @@ def schema_diagnostics(instance, schema: dict, where: Where, prefix: tuple = (),
     block in messages ("block `train`")."""
     out = []
     validator = Validator(schema)
-    for err in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
+    errors = _optional_unwrapped(validator.iter_errors(instance))
+    for err in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         path = prefix + tuple(err.absolute_path)
         inside = context if not err.absolute_path else f"block `{_dotted(path[-1:]) or context}`"
         field = _dotted(path[len(prefix):]) or context
@@ -103,6 +119,9 @@ def schema_diagnostics(instance, schema: dict, where: Where, prefix: tuple = (),
             words = {"minimum": "at least", "maximum": "at most",
                      "exclusiveMinimum": "greater than", "exclusiveMaximum": "less than"}[kind]
             message, hint = f"`{field}` must be {words} {err.validator_value}", None
+        elif kind == "minLength" and err.validator_value == 1:
+            items = " items" if path and isinstance(path[-1], int) else ""
+            message, hint = f"`{field}`{items} must not be empty", None
         elif kind in ("minItems", "maxItems"):
             words = "at least" if kind == "minItems" else "at most"
             message, hint = f"`{field}` needs {words} {err.validator_value} item(s)", None
