@@ -48,6 +48,12 @@ class Family:
         return self.reads == NEXT_TOKEN
 
     @property
+    def generates(self) -> bool:
+        """Whether the family can produce text after the prompt (causal and seq2seq models;
+        a masked LM fills each mask with one token)."""
+        return self.reads != AT_MASK
+
+    @property
     def has_decoder(self) -> bool:
         return self.reads == DECODER
 
@@ -99,6 +105,8 @@ class Family:
             kwargs["position_ids"] = (batch["attention_mask"].long().cumsum(-1) - 1).clamp(min=0)
         if self.has_decoder:
             kwargs["decoder_input_ids"] = batch["decoder_input_ids"]
+            if "decoder_attention_mask" in batch:      # teacher-forced targets of several lengths
+                kwargs["decoder_attention_mask"] = batch["decoder_attention_mask"]
         return kwargs
 
     def read_module(self, hf_model):

@@ -9,6 +9,8 @@ Running a model over rows (eval mode, no grad, length-bucketed batches, row orde
     map_rows(model, rows, fn, batch_size=None, autocast=None, progress=False)
     label_scores(model, rows)            -> [N, L] label scores through the verbalizer
     score_rows(model, rows)              -> (scores, extra columns), honouring `row_scorer`
+    generate_texts(model, rows, decoding=None) -> one generated text per row (generation tasks;
+                                            Decoding / decoding_of(task): the `generate` settings)
 
 A run (through `RunContext`, members in docs/plugins.md):
     context.table(split), context.final_split(), context.build_model(task), context.prepare(m),
@@ -18,7 +20,8 @@ A run (through `RunContext`, members in docs/plugins.md):
 
 Training and results:
     Trainer(...).train(train_split, validation_split, loss=None) / .evaluate(split) / .scores(split)
-    EvalResult, result_from_logits(logits, labels, gold, metric), compute_metrics(...)
+    EvalResult, result_from_logits(logits, labels, gold, metric), compute_metrics(...),
+    compute_text_metrics(predictions, references, metric)
     make_optimizer(model, train_config, device), make_schedule(optimizer, train_config, steps)
     save_checkpoint(model, folder), load_checkpoint(folder), Ensemble, write_tsv(path, header, rows),
     write_safetensors(tensors, path) (atomic, with the run files' permissions)
@@ -26,15 +29,17 @@ Training and results:
 from __future__ import annotations
 
 from .model.ensemble import Ensemble
+from .model.generation import Decoding, decoding_of, generate_texts
 from .model.rows import label_scores, map_rows, score_rows
 from .train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .train.metrics import compute_metrics
+from .train.metrics import compute_metrics, compute_text_metrics
 from .train.rundir import write_safetensors, write_tsv
 from .train.runner import RunContext
 from .train.trainer import (EvalResult, Trainer, TrainResult, make_optimizer, make_schedule,
                             result_from_logits, total_steps)
 
-__all__ = ["map_rows", "label_scores", "score_rows", "RunContext", "Trainer", "TrainResult",
+__all__ = ["map_rows", "label_scores", "score_rows", "generate_texts", "Decoding",
+           "decoding_of", "compute_text_metrics", "RunContext", "Trainer", "TrainResult",
            "EvalResult", "result_from_logits", "compute_metrics", "make_optimizer",
            "make_schedule", "total_steps", "save_checkpoint", "load_checkpoint",
            "CheckpointError", "Ensemble", "write_tsv", "write_safetensors"]

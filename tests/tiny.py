@@ -316,6 +316,32 @@ def make_task(model, template="{sentence} It was [MASK] .", labels=None, *, name
     }
 
 
+def generate_defaults() -> dict:
+    from promptdsl.ir.schema import GENERATE
+    return _schema_defaults(GENERATE)
+
+
+def gen_task(model, template="{mr} Text: [MASK]", target="{ref}", *, generate=None,
+             metric="bleu", **kwargs) -> dict:
+    """A generation task IR (`target` instead of a verbalizer), every default filled in;
+    `kwargs` as for `make_task`."""
+    task = make_task(model, template, metric=metric, **kwargs)
+    task["verbalizer"] = None
+    task["target"] = {"text": target, "pieces": pieces_from_text(target)}
+    task["generate"] = {**generate_defaults(), **(generate or {})}
+    return task
+
+
+GEN_ROWS = [   # (mr, ref): E2E-like, two inputs with two references each
+    ("name : Alimentum | area : city centre", "Alimentum is in the city centre ."),
+    ("name : Alimentum | area : city centre", "There is a place in the city centre , Alimentum ."),
+    ("name : Aromi | food : Chinese", "Aromi serves Chinese food ."),
+    ("name : Aromi | food : Chinese", "Aromi is a Chinese restaurant ."),
+    ("name : Bibimbap | price : cheap", "Bibimbap is cheap ."),
+    ("name : Cotto | food : Italian", "Cotto serves Italian food ."),
+]
+
+
 PET_SECOND_TEMPLATE = "{sentence} All in all, it was [MASK]"
 
 

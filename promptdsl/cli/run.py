@@ -88,8 +88,8 @@ def _run_sweep(task: dict, out, device, resume: bool = False) -> dict:
            for k, v in agg.items()}
     _echo(f"sweep {task['name']}: {root} ({split})")
     _print_table({**rows, "mean": mean, "std": std})
-    for key in ("accuracy", "macro_f1"):
-        if key in agg:
+    for key in dict.fromkeys(("accuracy", "macro_f1", task["metric"])):
+        if key in agg and key != "loss":
             _echo(f"{key}: {100 * agg[key]['mean']:.2f} ± {100 * agg[key]['std']:.2f} "
                        f"over {len(agg[key]['values'])} runs")
     return result
@@ -167,11 +167,13 @@ def eval_command(file, checkpoint, task_name, split, sets, device):
                                                                 "instead of stdout")
 @click.option("--device", type=DEVICE, default=None)
 def predict_command(file, checkpoint, texts, input_path, output, device):
-    """Predict labels with a trained checkpoint; prints TSV: input, prediction, probabilities."""
+    """Predict labels (or generate text) with a trained checkpoint; prints TSV: input,
+    prediction, probabilities (classification)."""
     from ..errors import DataError
     from ..train.checkpoint import read_checkpoint_task
     from ..train.inference import (load_for_inference, predict_table, read_input,
                                    table_from_texts, template_fields)
+    from ..train.predictions import prediction_table
     from ..train.rundir import tsv_line, write_tsv
     if bool(texts) == bool(input_path):
         raise DataError("give either --text (one or more) or --input FILE")
@@ -184,13 +186,8 @@ def predict_command(file, checkpoint, texts, input_path, output, device):
     progress = _progress()
     model, torch_device = load_for_inference(checkpoint, device)
     result = predict_table(model, torch_device, table, progress=progress)
-    fields = template_fields(model.task)
-    labels = [str(label) for label in model.labels]
-    extras = list(result.extras)
-    header = [*fields, "prediction", *extras, *[f"p({label})" for label in labels]]
-    rows = [[*(row[f] for f in fields), result.predictions[i],
-             *(result.extras[k][i] for k in extras), *result.probabilities[i].tolist()]
-            for i, row in enumerate(table.rows)]
+    leading = {f: (lambda row, i, f=f: row[f]) for f in template_fields(model.task)}
+    header, rows = prediction_table(table, result, model.labels, leading)
     if output:
         write_tsv(Path(output), header, rows)
         click.echo(f"wrote {len(rows)} predictions to {output}", err=True)

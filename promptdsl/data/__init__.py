@@ -5,7 +5,8 @@ Importing this package is light (no torch, no transformers): `Table`, `read_tabl
 located errors), `first_line(path)` -> (line number, text), `split_lines(text)`. The tensor
 side is loaded on first use: `encode(model, rows) -> Features`,
 `encode_split(model, path, shots=…)`, `collate(features, indices=None) -> batch`, `PromptDataset`, `Renderer`, `train_batches`,
-`eval_batches`, `restore_order`, `label_word_ids`. See docs/data.md.
+`eval_batches`, `restore_order`, `label_word_ids`, `answer_token_ids(tokenizer, family, texts,
+mask_space)` (answers tokenized as generation targets). See docs/data.md.
 """
 from ..lazy import lazy_exports
 
@@ -19,7 +20,7 @@ _LAZY = {
     "collate": "collator", "collate_many": "collator", "padding_waste": "collator",
     "Features": "features",
     "Renderer": "render", "as_table": "render", "train_batches": "batching", "eval_batches": "batching",
-    "restore_order": "batching", "label_word_ids": "tokens",
+    "restore_order": "batching", "label_word_ids": "tokens", "answer_token_ids": "targets",
     "add_demonstrations": "demonstrations",
 }
 

@@ -42,7 +42,8 @@ def renderer_for(model, pieces: list | None = None) -> Renderer:
     if isinstance(model, Renderer):
         return model
     task = getattr(model, "task", None) or {}
-    labels = getattr(model, "labels", None)
+    target = task.get("target")
+    labels = getattr(model, "labels", None) if target is None else None
     if labels is None and task.get("verbalizer"):
         labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
     config = getattr(getattr(model, "backbone", None), "config", None)
@@ -50,7 +51,8 @@ def renderer_for(model, pieces: list | None = None) -> Renderer:
                     labels=None if labels is None else [str(x) for x in labels],
                     label_column=(task.get("data") or {}).get("label"),
                     mask_name=(task.get("verbalizer") or {}).get("mask"),
-                    decoder_start_token_id=getattr(config, "decoder_start_token_id", None))
+                    decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
+                    target_pieces=None if target is None else target["pieces"])
     pieces = _pieces(model) if pieces is None else pieces
     key = json.dumps([pieces, settings, model.family, id(model.tokenizer)], sort_keys=True,
                      default=str)
@@ -73,6 +75,8 @@ def _renderer_key(renderer: Renderer, require_labels: bool) -> dict:
             "max_length": renderer.max_length, "labels": renderer.labels,
             "label_column": renderer.label_column, "mask": renderer.mask_name,
             "decoder": renderer.decoder_input_ids, "require_labels": require_labels,
+            "target": None if renderer.target is None else
+            [renderer.target.pieces, renderer.target.lead, renderer.target.end],
             "tokenizer": cache.tokenizer_fingerprint(renderer.tokenizer)}
 
 
@@ -95,10 +99,9 @@ def encode(model, rows, *, require_labels: bool = False, use_cache: bool = True,
     renderer = renderer_for(model, pieces)
     if not (use_cache and cache.enabled() and isinstance(rows, Table) and rows.path != "<input>"):
         return renderer.encode(rows, require_labels=require_labels)
-    columns = [c for c in dict.fromkeys(renderer.fields) if c in rows.columns]
-    labelled = renderer.label_column in rows.columns
-    if labelled:
-        columns.append(renderer.label_column)
+    read = [*renderer.fields, *(renderer.target.fields if renderer.target else
+                                [renderer.label_column])]
+    columns = [c for c in dict.fromkeys(read) if c in rows.columns]
     key = cache.cache_key({"content": _content_digest(rows, columns), "columns": columns,
                            "rows": len(rows), "lines": hashlib.sha256(
                                np.asarray(rows.lines, np.int64).tobytes()).hexdigest(),

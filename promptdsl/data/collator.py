@@ -1,12 +1,20 @@
 """Batches from Features: dynamic padding to the longest row of the batch, vectorised with numpy
 (on the family's padding side: left where the last real token is read), as the dict of tensors
-of internals §2. With a decoder prefix, `mask_pos` is its last step."""
+of internals §2. With a decoder prefix, `mask_pos` is its last step.
+
+Generation targets (Features with targets) are teacher-forced: a causal model reads prompt and
+target as one row (left-padded), a seq2seq decoder reads its prefix and the target
+(right-padded, `decoder_attention_mask`); `target_labels` [B, T] holds at each position the
+token it must predict next (-100 where none), aligned with the positions of the sequence that
+holds the target."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .features import Features
+from .features import Features, ragged_within
+
+IGNORE = -100          # a position whose prediction is not trained (torch's ignore_index)
 
 
 def _layout(starts, lengths, width: int, left: bool) -> tuple:
@@ -44,6 +52,60 @@ def collate(features: Features, indices=None) -> dict:
         batch["mask_pos"] = torch.full((len(indices),), len(prefix) - 1, dtype=torch.long)
     if features.labels is not None:
         batch["labels"] = torch.from_numpy(features.labels[indices])
+    if features.has_targets:
+        _add_targets(features, indices, batch)
+    return batch
+
+
+def _add_targets(features: Features, indices: np.ndarray, batch: dict) -> None:
+    starts = features.target_offsets[indices]
+    t_len = features.target_offsets[indices + 1] - starts
+    append_targets(batch, features.target_ids[np.repeat(starts, t_len) + ragged_within(t_len)],
+                   t_len, features.pad_id)
+
+
+def append_targets(batch: dict, target: np.ndarray, t_len: np.ndarray, pad_id: int) -> dict:
+    """Teacher-force targets onto a collated prompt batch, in place: row i gets the next
+    `t_len[i]` ids of the flat `target`. A batch with `decoder_input_ids` (seq2seq: the shared
+    decoder prefix) gets prefix + target in the decoder; otherwise (causal, left-padded) the
+    target continues the prompt row. Adds `target_labels`; tensors stay on their device."""
+    device = batch["input_ids"].device
+    t_len = np.asarray(t_len, np.int64)
+    rows = np.repeat(np.arange(len(t_len)), t_len)
+    within = ragged_within(t_len)
+    if "decoder_input_ids" in batch:       # seq2seq: prefix + target in the decoder
+        prefix = batch["decoder_input_ids"][0].cpu().numpy()
+        width = len(prefix) + int(t_len.max(initial=0))
+        ids = np.full((len(t_len), width), pad_id, np.int64)
+        ids[:, :len(prefix)] = prefix
+        cols = len(prefix) + within
+        ids[rows, cols] = target
+        labels = np.full_like(ids, IGNORE)
+        labels[rows, cols - 1] = target
+        grown = {"decoder_input_ids": ids, "decoder_attention_mask":
+                 (np.arange(width) < (len(prefix) + t_len)[:, None]).astype(np.int64)}
+    else:
+        # causal: each prompt moves left by its row's target length, so every row still ends
+        # at the last column
+        p_len = batch["attention_mask"].sum(1).cpu().numpy()
+        old_width = batch["input_ids"].shape[1]
+        width = int((p_len + t_len).max(initial=0))
+        p_rows = np.repeat(np.arange(len(t_len)), p_len)
+        old_cols = old_width - p_len[p_rows] + ragged_within(p_len)
+        new_cols = width - t_len[p_rows] - p_len[p_rows] + ragged_within(p_len)
+        grown = {}
+        for key, fill in (("input_ids", pad_id), ("soft_ids", -1), ("attention_mask", 0)):
+            grown[key] = np.full((len(t_len), width), fill, np.int64)
+            grown[key][p_rows, new_cols] = batch[key].cpu().numpy()[p_rows, old_cols]
+        cols = width - t_len[rows] + within
+        grown["input_ids"][rows, cols] = target
+        grown["attention_mask"][rows, cols] = 1
+        labels = np.full((len(t_len), width), IGNORE, np.int64)
+        labels[rows, cols - 1] = target
+        grown["mask_pos"] = width - t_len - 1
+    grown["target_labels"] = labels
+    batch.update({k: torch.from_numpy(np.ascontiguousarray(v)).to(device)
+                  for k, v in grown.items()})
     return batch
 
 
@@ -54,7 +116,7 @@ def collate_many(features: Features, batches: list) -> list:
     if not batches:
         return []
     sizes = np.fromiter(map(len, batches), dtype=np.int64, count=len(batches))
-    if sizes.min() == 0:
+    if sizes.min() == 0 or features.has_targets:
         return [collate(features, b) for b in batches]
     rows = np.concatenate([np.asarray(b, np.int64) for b in batches])
     starts = features.offsets[rows]
@@ -68,7 +130,7 @@ def collate_many(features: Features, batches: list) -> list:
     left = features.padding_side == "left"
     shift = row_width - lengths if left else np.zeros_like(lengths)
     # one cell per real token: ragged aranges, no Python loop
-    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    within = ragged_within(lengths)
     cells = np.repeat(cell_start + shift, lengths) + within
     take = np.repeat(starts, lengths) + within
     total = int(row_width.sum())

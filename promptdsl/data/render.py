@@ -19,10 +19,11 @@ import numpy as np
 from .. import families
 from ..errors import DataError, ModelError
 from . import tokens
-from .features import FIELD, MASK, SHORTENABLE, SOFT, SPECIAL, Features
+from .features import FIELD, MASK, SHORTENABLE, SOFT, SPECIAL, Features, ragged_within
 from .filters import apply_filters
 from .labels import label_indices
 from .table import Table
+from .targets import TargetRenderer
 from .truncate import truncate_fields
 
 
@@ -73,12 +74,14 @@ class Renderer:
     `labels`: label values in verbalizer order (their index is the class id); `label_column`:
     the column holding them; `mask_name`: which [MASK] is read (None: the first). `family`: a
     family name (or a `families.Family`); `family_rules`, its Family, decides everything that
-    differs by family.
+    differs by family. `target_pieces`: a generation task's target template (see
+    `promptdsl.data.targets`); its rows' targets are then read instead of labels.
     """
 
     def __init__(self, tokenizer, pieces: list, family: str, *, max_length: int | None = None,
                  labels: list | None = None, label_column: str | None = None,
-                 mask_name: str | None = None, decoder_start_token_id: int | None = None):
+                 mask_name: str | None = None, decoder_start_token_id: int | None = None,
+                 target_pieces: list | None = None):
         self.family_rules = families.get(family)
         self.tokenizer, self.family, self.max_length = tokenizer, self.family_rules.name, max_length
         self.pieces = [dict(p) for p in pieces]
@@ -93,6 +96,8 @@ class Renderer:
         self.mask_space = self.steps[self.read_step].lead_space if self.read_step is not None \
             else True
         self.decoder_input_ids = self._decoder_prefix(decoder_start_token_id)
+        self.target = None if target_pieces is None else TargetRenderer(
+            tokenizer, target_pieces, self.family_rules, self.mask_space)
 
     # ------------------------------------------------------------------ compile the template
     def _compile(self):
@@ -193,13 +198,18 @@ class Renderer:
     def encode(self, rows, *, require_labels: bool = False, cache_fields: bool = False) -> Features:
         """Render and tokenize `rows`: a Table, a list of dicts, or a list of strings (only for
         templates with one field). Labels are read when the label column is present (and must
-        be when `require_labels`). `cache_fields`: reuse (and store) the tokens of large field
-        columns in the tokenization cache (see promptdsl.data.cache)."""
+        be when `require_labels`); a generation task reads its targets the same way (required
+        with `require_labels`, else when all their fields are there). `cache_fields`: reuse (and
+        store) the tokens of large field columns in the tokenization cache (see
+        promptdsl.data.cache)."""
         table = as_table(rows, self.fields)
         table.require_columns(self.fields, role="column for the template field")
         n = len(table)
-        labels = None
-        if self.label_column and (require_labels or self.label_column in table.columns):
+        labels = targets = None
+        if self.target is not None:
+            if require_labels or all(f in table.columns for f in self.target.fields):
+                targets = self.target.token_ids(self.target.texts(table))
+        elif self.label_column and (require_labels or self.label_column in table.columns):
             if self.labels is None:
                 raise ModelError("labels are needed but the verbalizer gave none")
             labels = label_indices(table, self.label_column, self.labels)
@@ -221,9 +231,15 @@ class Renderer:
             field_lens.append(lengths)
         kept = np.stack(field_lens, axis=1) if field_lens else np.zeros((n, 0), np.int64)
         if self.max_length is not None:
-            kept = truncate_fields(kept, [s.shortenable for s in field_steps],
-                                   self._const_length(), self.max_length, table)
-        return self._assemble(table, labels, field_ids, field_lens, kept)
+            fixed = self._const_length()
+            if targets is not None and not self.family_rules.has_decoder:
+                fixed = fixed + targets[1]   # a causal model reads prompt and target as one row
+            kept = truncate_fields(kept, [s.shortenable for s in field_steps], fixed,
+                                   self.max_length, table)
+        features = self._assemble(table, labels, field_ids, field_lens, kept)
+        if targets is not None:
+            features.set_targets(*targets)
+        return features
 
     def _const_length(self) -> int:
         return sum(len(s.ids) for s in self.steps if s.kind == "const")
@@ -262,7 +278,7 @@ class Renderer:
             src_start = np.zeros(n, np.int64)
             np.cumsum(field_lens[j][:-1], out=src_start[1:])
             rows = np.repeat(np.arange(n), k)
-            within = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k)
+            within = ragged_within(k)
             dst = starts[rows, p] + within
             ids[dst] = field_ids[j][src_start[rows] + within]
             flags[dst] = FIELD | (SHORTENABLE if step.shortenable else 0)

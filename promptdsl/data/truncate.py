@@ -26,10 +26,11 @@ def _cut(lengths: list, excess: int) -> list:
     return lengths
 
 
-def truncate_fields(lengths: np.ndarray, shortenable: list, const_length: int, max_length: int,
+def truncate_fields(lengths: np.ndarray, shortenable: list, const_length, max_length: int,
                     table) -> np.ndarray:
     """Per-row kept lengths of each field (columns of `lengths`) so that every row fits in
-    `max_length`. A row that cannot fit even with its shortenable fields emptied is a
+    `max_length` beside `const_length` tokens (an int, or one per row: a causal model's
+    generation target is read in the same row and never cut). A row that cannot fit even with its shortenable fields emptied is a
     DataError naming its file and line."""
     totals = lengths.sum(axis=1) + const_length
     over = np.nonzero(totals > max_length)[0]
@@ -43,7 +44,9 @@ def truncate_fields(lengths: np.ndarray, shortenable: list, const_length: int, m
         if room < excess:
             fixed = int(totals[r]) - room
             raise DataError(f"this row needs {fixed} tokens even with every shortenable field "
-                            f"cut to nothing, but max_length is {max_length}; raise "
-                            f"train.max_length or drop `keep` from a field", *table.where(r))
+                            f"cut to nothing (the template's own text and tokens"
+                            f"{', and the target' if np.ndim(const_length) else ''}), but "
+                            f"max_length is {max_length}; raise train.max_length or drop "
+                            "`keep` from a field", *table.where(r))
         kept[r, cut_cols] = _cut(kept[r, cut_cols].tolist(), excess)
     return kept

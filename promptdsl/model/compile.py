@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import families
 from ..errors import ModelError, PluginError
 from ..registry import get_registry
 from .backbone import check_max_length, load_backbone
@@ -39,7 +40,12 @@ def build_verbalizer(model: PromptModel):
 
 def assemble(task: dict, tokenizer, backbone, family: str) -> PromptModel:
     """The PromptModel of `task` over an already loaded backbone (methods not applied)."""
-    if not task["verbalizer"]["labels"]:
+    generates = task.get("target") is not None
+    if generates and not families.get(family).generates:
+        raise ModelError(f"model `{task['model']}` is a {families.get(family).title}: it fills "
+                         "each [MASK] with one token and cannot generate a target; use a "
+                         "causal or seq2seq model")
+    if not generates and not (task.get("verbalizer") or {}).get("labels"):
         raise ModelError("the verbalizer has no labels")
     template_ir = task["template"]
     template = CompiledTemplate(template_ir["text"], template_ir["pieces"], tokenizer,
@@ -59,7 +65,8 @@ def assemble(task: dict, tokenizer, backbone, family: str) -> PromptModel:
 
     backbone.requires_grad_(False)          # methods decide what else trains
     model = PromptModel(task, tokenizer, backbone, family, template, soft_prompt)
-    model.verbalizer = build_verbalizer(model)
+    if not generates:
+        model.verbalizer = build_verbalizer(model)
     return model
 
 

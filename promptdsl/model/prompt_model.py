@@ -7,10 +7,12 @@ for every token. This works for any architecture whose head maps hidden states p
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import ModelError
 from ..families import get as family_rules_of
 
 
@@ -22,7 +24,11 @@ class PromptModel(nn.Module):
         self.template = template
         self.soft_prompt = soft_prompt
         self.verbalizer: nn.Module | None = None
-        self.labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
+        # a generation task (`target`) has no verbalizer and no labels: the [MASK] slot is
+        # where its target text goes (promptdsl.model.generation)
+        self.generates = task.get("target") is not None
+        self.labels = [] if self.generates else \
+            [entry["label"] for entry in task["verbalizer"]["labels"]]
         # methods may add keyword arguments to the backbone call (e.g. past_key_values for
         # prefix-tuning): each hook is fn(batch, kwargs) and edits kwargs in place
         self.backbone_kwargs_hooks: list = []
@@ -122,19 +128,23 @@ class PromptModel(nn.Module):
 
     def read(self, batch: dict) -> tuple:
         """(mask_logits [B, V], mask_hidden [B, H]) at each example's read position."""
-        kwargs = self.backbone_kwargs(batch)
         positions = batch["mask_pos"]
+        return self.read_at(batch, torch.arange(positions.shape[0], device=positions.device),
+                            positions)
+
+    def read_at(self, batch: dict, rows: torch.Tensor, positions: torch.Tensor) -> tuple:
+        """(logits [N, V], hidden [N, H]) at the N (row, position) pairs of the batch (of the
+        decoder's sequence for seq2seq): the LM head runs on those positions only."""
+        kwargs = self.backbone_kwargs(batch)
         module = self._read_module()
         if module is None:  # no separate base model: project everything, then pick
             out = self.backbone(**kwargs, output_hidden_states=True)
-            rows = torch.arange(positions.shape[0], device=positions.device)
             hidden = self.family_rules.last_hidden_state(out)
             return out.logits[rows, positions], hidden[rows, positions]
         picked = {}
 
         def pick(hidden):
-            rows = torch.arange(hidden.shape[0], device=hidden.device)
-            picked["hidden"] = hidden[rows, positions.to(hidden.device)]
+            picked["hidden"] = hidden[rows.to(hidden.device), positions.to(hidden.device)]
             return picked["hidden"].unsqueeze(1)
 
         def cut_to_read_position(_module, _args, output):
@@ -160,9 +170,48 @@ class PromptModel(nn.Module):
                 handle.remove()
         return out.logits[:, -1], picked["hidden"]
 
+    def target_losses(self, batch: dict) -> tuple:
+        """(rows [N], token losses [N]) of a teacher-forced generation batch: the cross-entropy
+        of every target token (`batch["target_labels"]`, see promptdsl.data.collator), the
+        vocabulary projected at those positions only."""
+        labels = batch.get("target_labels")
+        if labels is None:
+            raise ModelError("a generation model trains on batches with targets (rows encoded "
+                             "with their target fields)")
+        rows, positions = (labels != -100).nonzero(as_tuple=True)
+        logits, _ = self.read_at(batch, rows, positions)
+        gold = labels[rows, positions].to(logits.device)
+        return rows, F.cross_entropy(logits.float(), gold, reduction="none")
+
+    def sequence_log_probs(self, batch: dict, flat, lengths) -> torch.Tensor:
+        """[B, S]: the log-probability of each of S token sequences (the flat ids `flat`,
+        `lengths[s]` of them for sequence s) continuing each row's prompt: the sequence as a
+        teacher-forced target (causal: after the prompt; seq2seq: after the decoder prefix),
+        its tokens' log-probabilities summed. Every (row, sequence) pair runs in one pass."""
+        from ..data.collator import append_targets
+        rows, count = batch["input_ids"].shape[0], len(lengths)
+        keep = ("input_ids", "attention_mask", "soft_ids", "mask_pos", "decoder_input_ids")
+        expanded = {k: batch[k].repeat_interleave(count, 0) for k in keep if k in batch}
+        append_targets(expanded, np.tile(np.asarray(flat, np.int64), rows),
+                       np.tile(np.asarray(lengths, np.int64), rows), self.renderer().pad_id)
+        pair, losses = self.target_losses(expanded)
+        sums = losses.new_zeros(rows * count).index_add_(0, pair.to(losses.device), losses)
+        return -sums.view(rows, count)
+
+    def word_scores(self, batch: dict) -> torch.Tensor:
+        """[B, W] one score per label word of a verbalizer that `reads_sequences`: each word's
+        log-probability as the continuation of the prompt (its `sequence_scores`)."""
+        return self.verbalizer.sequence_scores(self, batch)
+
     def forward(self, batch: dict) -> dict:
-        mask_logits, mask_hidden = self.read(batch)
-        scores = self.verbalizer(mask_logits, mask_hidden)
+        if self.generates:
+            _, losses = self.target_losses(batch)
+            # the mean over the batch's target tokens (what perplexity is computed from)
+            return {"loss": losses.mean(), "tokens": losses.numel()}
+        if getattr(self.verbalizer, "reads_sequences", False):
+            scores = self.verbalizer.from_word_scores(self.word_scores(batch))
+        else:
+            scores = self.verbalizer(*self.read(batch))
         out = {"logits": scores}
         if batch.get("labels") is not None:
             out["loss"] = F.cross_entropy(scores.float(), batch["labels"].to(scores.device))
@@ -192,8 +241,11 @@ class PromptModel(nn.Module):
         if verbalizer.calibration_mode == "contextual" or rows is None:
             fields = list(dict.fromkeys(self.renderer().fields))
             rows = [{f: value for f in fields} for value in ("N/A", "")]
-        probs = map_rows(self, rows, lambda batch: verbalizer.word_probabilities(*self.read(batch)),
-                         batch_size=batch_size)
+        def measured(batch):
+            if getattr(verbalizer, "reads_sequences", False):
+                return verbalizer.normalize(self.word_scores(batch))
+            return verbalizer.word_probabilities(*self.read(batch))
+        probs = map_rows(self, rows, measured, batch_size=batch_size)
         verbalizer.set_calibration(probs.mean(0).to(self.device))
 
     # ---------------------------------------------------------------- checkpoints

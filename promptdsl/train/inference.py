@@ -28,7 +28,12 @@ def evaluate_checkpoint(task: dict, checkpoint, *, split: str | None = None,
     The graph comes from the checkpoint; the data from `task`, so a file may point a trained
     model at other data with the same labels. Returns (split name, Table, EvalResult)."""
     model, torch_device = load_for_inference(checkpoint, device or task["train"]["device"])
-    if [str(x) for x in model.labels] != [l["label"] for l in task["verbalizer"]["labels"]]:
+    if getattr(model, "generates", False) != (task.get("target") is not None):
+        raise CheckpointError(f"{checkpoint}: the checkpoint "
+                              f"{'generates' if model.generates else 'classifies'}, task "
+                              f"`{task['name']}` {'classifies' if model.generates else 'generates'}")
+    if task.get("target") is None and \
+            [str(x) for x in model.labels] != [l["label"] for l in task["verbalizer"]["labels"]]:
         raise CheckpointError(f"{checkpoint}: the checkpoint's labels "
                               f"({', '.join(map(str, model.labels))}) differ from task "
                               f"`{task['name']}`'s")
@@ -58,9 +63,11 @@ def table_from_texts(task: dict, texts: list) -> Table:
 
 def predict_table(model, device, table: Table, progress: bool = True):
     """EvalResult (predictions and probabilities) for the rows of `table`; a label column, if
-    present, is used for metrics too."""
+    present, is used for metrics too. A generation model generates one text per row (targets,
+    if present, are ignored: `promptc eval` scores them)."""
     task = model.task
-    encoded = splits.EncodedSplit("predict", model, table, labelled=None)
+    labelled = False if getattr(model, "generates", False) else None
+    encoded = splits.EncodedSplit("predict", model, table, labelled=labelled)
     return _trainer(model, task, device, progress).evaluate(encoded, desc="predict")
 
 

@@ -72,6 +72,9 @@ def attach_demonstrations(model, train) -> None:
     k = int(task["data"]["demonstrations"])
     if not k:
         return
+    if getattr(model, "generates", False):
+        raise DataError("data.demonstrations is not built for generation tasks (a `target`): "
+                        "leave it out", task["file"])
     if train is None:
         raise DataError("data.demonstrations needs data.train to draw the examples from",
                         task["file"])

@@ -28,6 +28,7 @@ from ..model.params import count
 from . import build, interrupt, splits
 from .checkpoint import save_checkpoint, save_ensemble
 from .distributed import world
+from .predictions import prediction_table
 from .prepare import prepare_model
 from .rundir import RunDir, RunDirError, check_free, default_run_dir, dumps, has_run_files
 from .seeding import autocast_dtype, resolve_device, seed_everything
@@ -112,7 +113,9 @@ class RunContext:
             self.rundir.append_metrics(record)
 
     def write_predictions(self, labels: list, table, result: EvalResult) -> None:
-        write_predictions(self.rundir, labels, table, result, self.task["data"]["label"])
+        from .inference import template_fields
+        write_predictions(self.rundir, labels, table, result, self.task["data"]["label"],
+                          template_fields(self.task))
 
     def finish(self, model, result: EvalResult, table, split_name: str) -> None:
         """predictions.tsv and the checkpoint of `model`."""
@@ -132,20 +135,16 @@ class RunContext:
 
 
 def write_predictions(rundir: RunDir, labels: list, table, result: EvalResult,
-                      label_column) -> None:
+                      label_column, fields: list = ()) -> None:
     """predictions.tsv: source line, gold (when known), prediction, extra columns (e.g. a
-    rationale), then one probability per label."""
-    labels = [str(label) for label in labels]
-    has_gold = label_column in table.columns
-    extras = list(result.extras)
-    header = ["line", *(["gold"] if has_gold else []), "prediction", *extras,
-              *[f"p({label})" for label in labels]]
-    rows = []
-    for i, row in enumerate(table.rows):
-        rows.append([table.lines[i], *([row[label_column]] if has_gold else []),
-                     result.predictions[i], *(result.extras[k][i] for k in extras),
-                     *result.probabilities[i].tolist()])
-    rundir.write_predictions(header, rows)
+    rationale), then one probability per label. A generation task's rows are its distinct
+    inputs: line, the template's `fields`, prediction, the first reference and how many."""
+    leading = {"line": lambda row, i: table.lines[i]}
+    if result.rows is not None:
+        leading.update({f: (lambda row, i, f=f: row[f]) for f in fields})
+    elif label_column in table.columns:
+        leading["gold"] = lambda row, i: row[label_column]
+    rundir.write_predictions(*prediction_table(table, result, labels, leading))
 
 
 def train_task(task: dict, *, out=None, device: str | None = None, progress: bool = True,

@@ -21,7 +21,7 @@ def read_split(task: dict, split: str):
         return None
     table = read_table(path)
     table.require_rows(f"data.{split}")
-    if split != "unlabeled":
+    if split != "unlabeled" and task.get("target") is None:
         table.require_columns([data["label"]], role="label column")
     return take_rows(table, data[f"{split}_rows"], data["take"], data["sample_seed"])
 
@@ -41,6 +41,9 @@ def few_shot(task: dict, table):
     shots = task["data"]["shots"]
     if not shots or table is None:
         return table
+    if task.get("target") is not None:
+        raise DataError("data.shots draws rows per label, and a generation task has no labels: "
+                        "use data.train_rows (with take: sample)", task["file"])
     labels = [entry["label"] for entry in task["verbalizer"]["labels"]]
     return sample_per_label(table, task["data"]["label"], int(shots),
                             int(task["data"]["sample_seed"]), labels=labels)
@@ -64,11 +67,12 @@ class EncodedSplit:
 
     @property
     def has_labels(self) -> bool:
-        return self.features.labels is not None
+        """Whether the rows carry their gold answer: labels, or a generation task's targets."""
+        return self.features.labels is not None or self.features.has_targets
 
     @property
     def label_indices(self) -> list:
-        return self.features.labels.tolist() if self.has_labels else []
+        return self.features.labels.tolist() if self.features.labels is not None else []
 
     def num_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)

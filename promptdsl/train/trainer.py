@@ -21,11 +21,14 @@ from .metrics import compute_metrics
 @dataclass
 class EvalResult:
     metrics: dict                      # accuracy, macro_f1, per_label_f1, the task metric, loss
-    predictions: list                  # label values, one per example
-    probabilities: torch.Tensor        # [N, L] softmax over labels, CPU float32
+    predictions: list                  # label values (generation: texts), one per example
+    probabilities: torch.Tensor | None  # [N, L] softmax over labels, CPU float32 (generation: None)
     examples: int
     seconds: float
     extras: dict = field(default_factory=dict)   # more per-row columns (e.g. a rationale)
+    # generation: the table row each prediction belongs to (the first row of its input);
+    # None: predictions are the table's rows in order
+    rows: list | None = None
 
     @property
     def examples_per_second(self) -> float:
@@ -141,6 +144,8 @@ class Trainer:
     def scores(self, split, desc: str = "eval") -> tuple:
         """(logits [N, L] in row order, mean loss or None, extra columns) for an encoded split
         (the model's `row_scorer`, when a method set one, decides how rows are scored)."""
+        if getattr(self.model, "generates", False):
+            raise ModelError("a generation model has no label scores; use `evaluate`")
         logits, extras = score_rows(self.model, split.table, features=split.features,
                                     autocast=self.autocast_dtype, progress=self.progress,
                                     desc=desc)
@@ -151,6 +156,11 @@ class Trainer:
         return logits, loss, extras
 
     def evaluate(self, split, desc: str = "eval") -> EvalResult:
+        """Metrics and predictions on an encoded split (a generation model generates: see
+        promptdsl.train.generation)."""
+        if getattr(self.model, "generates", False):
+            from .generation import evaluate_generation
+            return evaluate_generation(self, split, desc)
         start = time.perf_counter()
         logits, loss, extras = self.scores(split, desc)
         seconds = time.perf_counter() - start
