@@ -149,14 +149,22 @@ def typed(options_class, options, plugin: str = ""):
 
 
 @dataclasses.dataclass
-class VerbalizerOptions:
-    """The options every verbalizer kind accepts (the base `promptdsl.model.Verbalizer` reads
-    them). A kind with options of its own subclasses this dataclass and adds fields."""
+class CalibrateOptions:
+    """The `calibrate` option, which every verbalizer kind accepts."""
     calibrate: typing.Literal["none", "contextual", "prior"] = option(
         "none", "contextual: divide by the prediction on a content-free input (Zhao et al. "
                 "2021); prior: divide by the mean prediction over the unlabelled data")
+
+
+@dataclasses.dataclass
+class VerbalizerOptions(CalibrateOptions):
+    """The options every verbalizer kind that reads the mask accepts (the base
+    `promptdsl.model.Verbalizer` reads them). A kind with options of its own subclasses this
+    dataclass and adds fields; a kind that scores whole words (generation) uses
+    `CalibrateOptions`."""
     multi_token: typing.Literal["mean", "first", "max"] = option(
         "mean", "how a label word split into several tokens is scored")
 
 
-__all__ = ["option", "schema_of", "typed", "field_schema", "OptionError", "VerbalizerOptions"]
+__all__ = ["option", "schema_of", "typed", "field_schema", "OptionError", "VerbalizerOptions",
+           "CalibrateOptions"]

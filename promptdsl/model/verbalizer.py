@@ -96,7 +96,8 @@ class Verbalizer(nn.Module):
         super().__init__()
         self.options = self.read_options(context)
         self.labels = list(context.labels)
-        self.multi_token = self.options.multi_token
+        # a kind that reads whole sequences (generation) has no multi_token option
+        self.multi_token = getattr(self.options, "multi_token", "mean")
         if self.multi_token not in MULTI_TOKEN:
             raise ModelError(f"multi_token must be one of {', '.join(MULTI_TOKEN)}, "
                              f"not {self.multi_token!r}")
@@ -173,8 +174,12 @@ class Verbalizer(nn.Module):
         counts = torch.bincount(self.word_owner, minlength=self.num_labels).clamp_min(1)
         return sums / counts.to(logp.dtype)
 
+    def from_word_scores(self, word_scores: torch.Tensor) -> torch.Tensor:
+        """[B, W] word scores -> [B, L] label scores: normalize → calibrate → aggregate."""
+        return self.aggregate(self.calibrate(self.normalize(word_scores)))
+
     def forward(self, mask_logits: torch.Tensor, mask_hidden: torch.Tensor) -> torch.Tensor:
-        return self.aggregate(self.calibrate(self.normalize(self.project(mask_logits, mask_hidden))))
+        return self.from_word_scores(self.project(mask_logits, mask_hidden))
 
     # ---------------------------------------------------------------- calibration
     @property
