@@ -115,18 +115,33 @@ def _llama_tok():
     return tok, dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
 
 
+def _unigram_vocab(specials: list) -> list:
+    """A SentencePiece-like Unigram vocabulary built from the corpus by counting, not by the
+    tokenizers trainer (whose EM runs in threads and gives another vocabulary in every process):
+    every corpus word as one "▁word" piece scored by its frequency, then every character alone
+    and word-initial, so that any text of the corpus's alphabet tokenizes."""
+    import math
+    from collections import Counter
+    words = Counter(w for line in corpus() for w in line.split())
+    total = sum(words.values())
+    vocab = [(t, 0.0) for t in specials]
+    vocab += [("▁" + w, math.log(n / total)) for w, n in sorted(words.items())]
+    chars = sorted({c for w in words for c in w})
+    vocab += [(c, -20.0) for c in chars] + [("▁" + c, -19.0) for c in chars
+                                             if "▁" + c not in dict(vocab)]
+    vocab.append(("▁", -21.0))
+    return vocab
+
+
 def _t5_tok():
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import UnigramTrainer
     sentinels = [f"<extra_id_{i}>" for i in range(10)]
     specials = ["<pad>", "</s>", "<unk>"]
-    tok = Tokenizer(models.Unigram())
+    tok = Tokenizer(models.Unigram(_unigram_vocab(specials), unk_id=specials.index("<unk>")))
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(),
                                            normalizers.Replace(" {2,}", " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.train_from_iterator(corpus(), UnigramTrainer(vocab_size=500, special_tokens=specials,
-                                                     unk_token="<unk>"))
     tok.add_special_tokens(sentinels)
     tok.post_processor = processors.TemplateProcessing(
         single="$A </s>", pair="$A </s> $B </s>",

@@ -10,6 +10,7 @@ the same text; the global random state is left as it was.
 """
 from __future__ import annotations
 
+import weakref
 import zlib
 from dataclasses import dataclass
 
@@ -74,22 +75,22 @@ def _generation_config(model, decoding: Decoding, pad_id: int):
     return config
 
 
-_STOPPABLE: dict = {}
+_STOPPABLE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # tokenizer -> {stop: bool}
 
 
 def _stoppable(tokenizer, stop: tuple) -> bool:
     """Whether generate() can watch for `stop` with this tokenizer (its stop-string criterion
     refuses strings no token can produce: T5's vocabulary has no line break). Either way the
     output is cut at the first stop string; this only decides whether decoding ends early."""
-    key = (id(tokenizer), stop)
-    if key not in _STOPPABLE:
+    known = _STOPPABLE.setdefault(tokenizer, {})
+    if stop not in known:
         from transformers import StopStringCriteria
         try:
             StopStringCriteria(tokenizer=tokenizer, stop_strings=list(stop))
-            _STOPPABLE[key] = True
+            known[stop] = True
         except ValueError:
-            _STOPPABLE[key] = False
-    return _STOPPABLE[key]
+            known[stop] = False
+    return known[stop]
 
 
 def generate_batch(model, batch: dict, decoding: Decoding, pad_id: int) -> list:

@@ -88,8 +88,8 @@ class PromptModel(nn.Module):
 
     def encode(self, rows, labels: bool | None = None, pieces: list | None = None):
         """Render + tokenize rows (a Table, dicts, or plain strings for a one-field template)
-        into Features (promptdsl.data). Labels are read when the label column is there;
-        `labels=True` requires them, `labels=False` ignores a label key in row dicts.
+        into Features (promptdsl.data). Labels (a generation task: targets) are read when
+        their columns are there; `labels=True` requires them, `labels=False` ignores them.
         `pieces` renders other template pieces than the model's own (chain of thought's
         stages), with this model's tokenizer and settings, without demonstrations."""
         from ..data.api import encode
@@ -98,7 +98,9 @@ class PromptModel(nn.Module):
         demonstrations = getattr(self, "demonstrations", None)  # set by the prepare phase
         if demonstrations is not None and pieces is None:
             return demonstrations.encode(rows, require_labels=bool(labels))
-        return encode(self, rows, require_labels=bool(labels), pieces=pieces)
+        features = encode(self, rows, require_labels=bool(labels), pieces=pieces)
+        return features.without_targets() if labels is False and features.has_targets \
+            else features
 
     def collate(self, features, indices=None) -> dict:
         from ..data.collator import collate
