@@ -254,3 +254,34 @@ def test_a_sweep_resumes_its_unfinished_points(tmp_path, tiny_model_dir):
     for point in points:
         assert_same_run(run / point, reference / point)
     assert (run / "sweep.json").is_file()
+
+
+GENERATION_PROMPT = """
+task gen {{
+  model: "{model}"
+  data {{ train: "gen.tsv"  validation: "gen.tsv"  test: "gen.tsv" }}
+  template: "{{mr}} Text: [MASK]"
+  target: "{{ref}}"
+  method prompt_tuning {{ length: 2 }}
+  generate {{ max_new_tokens: 4 }}
+  train {{ epochs: 4  batch_size: 2  learning_rate: 0.05  save_every: 2  device: cpu }}
+}}
+"""
+
+
+def test_a_generation_run_resumes_to_the_same_bytes(tmp_path, tiny_model_dir):
+    """A generation task (teacher-forced target, validation by generating) killed at a random
+    step and resumed ends as the uninterrupted run: metrics, predictions, tensors."""
+    import tiny
+    tiny.write_tsv(tmp_path, tiny.GEN_ROWS, columns=("mr", "ref"), name="gen.tsv")
+    path = tmp_path / "gen.prompt"
+    path.write_text(GENERATION_PROMPT.format(model=tiny_model_dir("gpt2")), encoding="utf-8")
+    reference = tmp_path / "reference"
+    assert invoke("train", path, "--out", reference).exit_code == 0
+    kill_at = random.Random().randint(3, 11)      # 12 steps; the first state is at step 2
+    run = tmp_path / "killed"
+    assert run_interrupted(["train", path, "--out", run], kill_at, signal.SIGKILL) == \
+        -signal.SIGKILL
+    result = invoke("train", path, "--resume", run)
+    assert result.exit_code == 0, (kill_at, result.output)
+    assert_same_run(run, reference)
