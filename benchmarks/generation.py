@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from promptdsl.data.collator import IGNORE
+
 from . import measure
 from .context import Context
 from .handwritten import position_ids
@@ -37,7 +39,6 @@ from .handwritten import position_ids
 TASK_FILE = Path(__file__).resolve().parent.parent / "tasks" / "e2e.prompt"
 TRAINING_TASKS = ("e2e_prompt_tuning", "e2e_lora")
 GENERATION_TASK = "e2e_zero_shot"
-IGNORE = -100
 
 
 def load_task(name: str, overrides: dict | None = None) -> dict:

@@ -58,10 +58,7 @@ def collate(features: Features, indices=None) -> dict:
 
 
 def _add_targets(features: Features, indices: np.ndarray, batch: dict) -> None:
-    starts = features.target_offsets[indices]
-    t_len = features.target_offsets[indices + 1] - starts
-    append_targets(batch, features.target_ids[np.repeat(starts, t_len) + ragged_within(t_len)],
-                   t_len, features.pad_id)
+    append_targets(batch, *features.targets_of(indices), features.pad_id)
 
 
 def append_targets(batch: dict, target: np.ndarray, t_len: np.ndarray, pad_id: int) -> dict:
@@ -90,9 +87,9 @@ def append_targets(batch: dict, target: np.ndarray, t_len: np.ndarray, pad_id: i
         p_len = batch["attention_mask"].sum(1).cpu().numpy()
         old_width = batch["input_ids"].shape[1]
         width = int((p_len + t_len).max(initial=0))
-        p_rows = np.repeat(np.arange(len(t_len)), p_len)
-        old_cols = old_width - p_len[p_rows] + ragged_within(p_len)
-        new_cols = width - t_len[p_rows] - p_len[p_rows] + ragged_within(p_len)
+        p_rows, p_within = np.repeat(np.arange(len(t_len)), p_len), ragged_within(p_len)
+        old_cols = old_width - p_len[p_rows] + p_within
+        new_cols = width - t_len[p_rows] - p_len[p_rows] + p_within
         grown = {}
         for key, fill in (("input_ids", pad_id), ("soft_ids", -1), ("attention_mask", 0)):
             grown[key] = np.full((len(t_len), width), fill, np.int64)

@@ -114,9 +114,14 @@ class Features:
                        self.lines[indices], self.path, self.family, self.pad_id,
                        self.decoder_input_ids, self.mask_space, dict(self.meta))
         if self.has_targets:
-            starts, ends = self.target_offsets[indices], self.target_offsets[indices + 1]
-            out.set_targets(self.target_ids[_ragged_take(starts, ends - starts)], ends - starts)
+            out.set_targets(*self.targets_of(indices))
         return out
+
+    def targets_of(self, indices) -> tuple:
+        """(flat target ids, per-row lengths) of rows `indices`, in that order."""
+        starts = self.target_offsets[indices]
+        lengths = self.target_offsets[np.asarray(indices) + 1] - starts
+        return self.target_ids[_ragged_take(starts, lengths)], lengths
 
     # -- (de)serialisation for the cache: arrays as tensors, the rest as JSON metadata
     _ARRAYS = ("ids", "soft", "flags", "offsets", "mask_rel", "labels", "lines", "target_ids",

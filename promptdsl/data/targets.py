@@ -47,15 +47,10 @@ class TargetRenderer:
                                                                for t in texts])
         if not self.end:
             return flat, lengths
-        n, m = len(lengths), len(self.end)
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(lengths + m, out=offsets[1:])
-        out = np.empty(int(offsets[-1]), np.int64)
-        keep = np.ones(len(out), bool)
-        keep[(offsets[1:, None] - m + np.arange(m)).ravel()] = False
-        out[keep] = flat
-        out[~keep] = np.tile(np.asarray(self.end, np.int64), n)
-        return out, lengths + m
+        m = len(self.end)
+        ends = np.repeat(np.cumsum(lengths), m)      # after each row's tokens, in order
+        return np.insert(flat, ends, np.tile(np.asarray(self.end, np.int64), len(lengths))), \
+            lengths + m
 
 
 def _end_ids(tokenizer, family_rules) -> list:

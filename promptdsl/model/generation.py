@@ -40,10 +40,9 @@ def default_stop(task: dict) -> tuple:
 
 
 def decoding_of(task: dict) -> Decoding:
-    settings = dict(task.get("generate") or {})
+    settings = dict(task.get("generate") or {})      # the IR's keys, schema-checked
     stop = settings.pop("stop", None)
-    known = {k: v for k, v in settings.items() if k in Decoding.__dataclass_fields__}
-    return Decoding(**known, stop=default_stop(task) if stop is None else tuple(stop),
+    return Decoding(**settings, stop=default_stop(task) if stop is None else tuple(stop),
                     seed=int(task["train"]["seed"]))
 
 
@@ -120,9 +119,7 @@ def generate_texts(model, rows, *, decoding: Decoding | None = None, **map_optio
     """The generated text of every row (a Table, row dicts, texts or Features), in row order;
     identical inputs are generated once. `map_options`: those of `map_rows`."""
     from .rows import features_of, map_rows
-    features = features_of(model, rows)
-    if features.has_targets:
-        features = features.without_targets()
+    features = features_of(model, rows).without_targets()
     decoding = decoding or decoding_of(model.task)
     group, firsts = features.input_groups()
     distinct = features.select(firsts)

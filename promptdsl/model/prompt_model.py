@@ -180,7 +180,8 @@ class PromptModel(nn.Module):
         if labels is None:
             raise ModelError("a generation model trains on batches with targets (rows encoded "
                              "with their target fields)")
-        rows, positions = (labels != -100).nonzero(as_tuple=True)
+        from ..data.collator import IGNORE
+        rows, positions = (labels != IGNORE).nonzero(as_tuple=True)
         logits, _ = self.read_at(batch, rows, positions)
         gold = labels[rows, positions].to(logits.device)
         return rows, F.cross_entropy(logits.float(), gold, reduction="none")

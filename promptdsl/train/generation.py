@@ -39,16 +39,16 @@ def evaluate_generation(trainer, split, desc: str = "eval"):
     model, features = trainer.model, split.features
     options = {"autocast": trainer.autocast_dtype, "progress": trainer.progress}
     start = time.perf_counter()
-    texts = generate_texts(model, features, desc=desc, **options)
     if not features.has_targets:
+        texts = generate_texts(model, features, desc=desc, **options)
         return EvalResult({}, texts, None, len(texts), time.perf_counter() - start,
                           rows=list(range(len(texts))))
     group, firsts = features.input_groups()
+    predictions = generate_texts(model, features.select(firsts), desc=desc, **options)
     targets = model.renderer().target.texts(split.table)
     references = [[] for _ in firsts]
     for row, g in enumerate(group):
         references[g].append(targets[row])
-    predictions = [texts[i] for i in firsts]
     metrics = compute_text_metrics(predictions, references, trainer.metric)
     metrics["loss"] = target_loss(model, features, **options, desc=f"{desc} loss")
     if not math.isfinite(metrics["loss"]):
