@@ -24,22 +24,28 @@ def summary_line(files, tasks: int, diagnostics) -> str:
 
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as a JSON list "
+              "(with --params: an object of `diagnostics` and `tasks`).")
 @click.option("--params", is_flag=True,
-              help="Also show, per task, what trains: parameters and checkpoint size (builds "
-                   "the model on the meta device: needs the tokenizer, never the weights).")
+              help="Also show, per task, what trains: parameters and checkpoint size, and what "
+                   "the prefix cache shares (builds the model on the meta device: needs the "
+                   "tokenizer, never the weights).")
 def check_command(files, as_json, params):
     """Report every error and warning in FILES. Exit 0 when clean, 1 on errors, 2 on bad usage."""
     missing_files(files)
     diagnostics, tasks = api.check_files(files)
     failed = any(d.is_error for d in diagnostics)
+    described = [] if failed or not params else \
+        [_describe(task) for file in files for task in tasks[file].values()]
     if as_json:
-        click.echo(json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False))
-    elif diagnostics:
-        click.echo(render_all(diagnostics))
-    if params and not failed:
-        for file in files:
-            _print_parameters(tasks[file].values())
+        listed = [d.to_json() for d in diagnostics]
+        click.echo(json.dumps({"diagnostics": listed, "tasks": [d.as_json() for d in described]}
+                              if params else listed, indent=2, ensure_ascii=False))
+    else:
+        if diagnostics:
+            click.echo(render_all(diagnostics))
+        for one in described:
+            one.echo()
     if not (as_json or failed):   # clean: every task of every file built
         click.echo(summary_line(files, sum(map(len, tasks.values())), diagnostics))
     sys.exit(exit_code(diagnostics))
@@ -48,23 +54,43 @@ def check_command(files, as_json, params):
 SHOWN_GROUPS = 8
 
 
-def _print_parameters(tasks) -> None:
-    from ..errors import PromptdslError
-    from ..model.params import describe
-    for task in tasks:
-        methods = " + ".join(m["name"] for m in task["methods"])
-        try:
-            counted, groups = describe(task)
-        except PromptdslError as err:
-            click.echo(f"task {task['name']} ({methods}): parameters not counted: {err}")
-            continue
-        click.echo(f"task {task['name']} ({methods}): {counted}")
-        ranked = sorted(groups.items(), key=lambda item: -item[1])
+class _Described:
+    """One task's `--params` part: its parameter report, or why it could not be built."""
+
+    def __init__(self, task, report=None, error: str = ""):
+        self.task, self.report, self.error = task, report, error
+        self.methods = " + ".join(m["name"] for m in task["methods"])
+
+    def echo(self) -> None:
+        head = f"task {self.task['name']} ({self.methods})"
+        if self.report is None:
+            click.echo(f"{head}: parameters not counted: {self.error}")
+            return
+        click.echo(f"{head}: {self.report.counts}")
+        ranked = sorted(self.report.groups.items(), key=lambda item: -item[1])
         for group, n in ranked[:SHOWN_GROUPS]:
             click.echo(f"  trains {group}: {n:,}")
         if len(ranked) > SHOWN_GROUPS:
             rest = sum(n for _, n in ranked[SHOWN_GROUPS:])
             click.echo(f"  … and {len(ranked) - SHOWN_GROUPS} more groups: {rest:,}")
+        click.echo(f"  {self.report.prefix}")
+
+    def as_json(self) -> dict:
+        out = {"task": self.task["name"], "file": self.task["file"],
+               "methods": [m["name"] for m in self.task["methods"]]}
+        if self.report is None:
+            return {**out, "error": self.error}
+        return {**out, "parameters": self.report.counts.as_dict(),
+                "trains": self.report.groups, "prefix_cache": self.report.prefix.as_dict()}
+
+
+def _describe(task) -> _Described:
+    from ..errors import PromptdslError
+    from ..model.params import report
+    try:
+        return _Described(task, report(task))
+    except PromptdslError as err:
+        return _Described(task, error=str(err))
 
 
 @click.command("compile")

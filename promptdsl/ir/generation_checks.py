@@ -5,7 +5,7 @@ a `generate` block. The model-family and metric-kind rules live with their own c
 from __future__ import annotations
 
 from ..diagnostics import WARNING, Diagnostic
-from ..syntax.template import SPECIALS, soft_text
+from ..syntax.template import piece_text
 from .build import Built
 
 
@@ -48,21 +48,13 @@ def _target_and_verbalizer(built: Built) -> list:
                           "drop `target` to classify")]
 
 
-def _piece_text(piece: dict) -> str:
-    if piece["type"] == "mask":
-        return f"[MASK:{piece['name']}]" if piece["name"] else "[MASK]"
-    if piece["type"] == "soft":
-        return soft_text(piece)
-    return f"[{SPECIALS[piece['token']]}]"
-
-
 def _target_pieces(built: Built) -> list:
     """The target is the text to produce: text and fields; a mask, soft token or special token
     in it is an error at that piece. A target without any field is the same for every row."""
     target = built.templates.get("target")
     if target is None:
         return []                            # malformed: reported where it is
-    out = [Diagnostic.at(span, "bad-target", f"`{_piece_text(piece)}` in the target: a target "
+    out = [Diagnostic.at(span, "bad-target", f"`{piece_text(piece)}` in the target: a target "
                          "holds only text and `{fields}`",
                          "the target is the text the `[MASK]` of `template` produces; soft and "
                          "special tokens belong in `template`")

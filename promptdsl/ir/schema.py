@@ -19,6 +19,7 @@ def _path() -> dict:
     return {"type": ["string", "null"], "default": None}
 
 
+MAX_LEARNING_RATE = 1e6
 # Upper bounds where a larger value can only be a mistake (and would stall or exhaust memory
 # before failing): counts of things a run does or holds at once.
 MAX_EPOCHS = 100_000
@@ -36,6 +37,11 @@ DATA = {
                       description="examples drawn per label from train"),
         "sample_seed": _opt("integer", 13, minimum=0),
         "demonstrations": _opt("integer", 0, minimum=0, maximum=256),
+        "demonstration_draw": _opt("string", "per_query", enum=["per_query", "fixed"],
+                                   description="`per_query` draws each query's demonstrations "
+                                   "anew; `fixed` puts the same ones (drawn once with "
+                                   "`sample_seed`) before every query, so the prefix cache "
+                                   "computes them once"),
         **{f"{split}_rows": _opt(["integer", "null"], None, minimum=1,
                                  description=f"use at most this many rows of `{split}` "
                                  "(null: all)")
@@ -52,7 +58,8 @@ TRAIN = {
         "epochs": _opt("integer", 3, minimum=1, maximum=MAX_EPOCHS),
         "batch_size": _opt("integer", 8, minimum=1, maximum=MAX_BATCH),
         "eval_batch_size": _opt("integer", 32, minimum=1, maximum=MAX_BATCH),
-        "learning_rate": _opt("number", 1e-05, exclusiveMinimum=0),
+        # above this AdamW's first step overflows float32 (lr / bias correction)
+        "learning_rate": _opt("number", 1e-05, exclusiveMinimum=0, maximum=MAX_LEARNING_RATE),
         "weight_decay": _opt("number", 0.01, minimum=0),
         "warmup_ratio": _opt("number", 0.06, minimum=0, maximum=1),
         "grad_accumulation": _opt("integer", 1, minimum=1, maximum=MAX_BATCH),
@@ -73,6 +80,13 @@ TRAIN = {
         "save_every": _opt(["integer", "null"], None, minimum=1, maximum=MAX_STEPS,
                            description="optimizer steps between resumable states in the run "
                            "directory's state/ (null: at the end of each epoch)"),
+        "prefix_cache": _opt("boolean", True,
+                             description="on a causal LM, compute the tokens before a row's "
+                             "first soft token once and reuse their key/value states (exact; "
+                             "only when nothing else trainable reaches the backbone)"),
+        "prefix_cache_mb": _opt("integer", 1024, minimum=1, maximum=1048576,
+                                description="memory the prefix cache may hold, in MiB (least "
+                                "recently used rows are dropped and recomputed)"),
         "on_nonfinite": _opt("string", "stop", enum=["stop", "skip"],
                              description="a NaN or infinite training loss: `stop` ends the run "
                              "with an error, `skip` drops that batch's update with a warning"),

@@ -12,7 +12,9 @@ from .. import families
 from ..errors import ModelError, PluginError
 from ..registry import get_registry
 from .backbone import check_max_length, load_backbone
+from .prefix_cache import pristine_names
 from .prompt_model import PromptModel
+from .shared import active_for
 from .soft_prompt import SoftPrompt
 from .template import CompiledTemplate
 from .verbalizer import VerbalizerContext
@@ -63,6 +65,7 @@ def assemble(task: dict, tokenizer, backbone, family: str) -> PromptModel:
     template._grow = grow
     soft_prompt.generator, soft_prompt.special_ids = generator, specials
 
+    pristine_names(backbone)                # what the prefix cache compares methods' edits to
     backbone.requires_grad_(False)          # methods decide what else trains
     model = PromptModel(task, tokenizer, backbone, family, template, soft_prompt)
     if not generates:
@@ -92,11 +95,18 @@ def compile_task(task: dict, device=None, apply: bool = True, meta: bool = False
     """Build the PromptModel of a task IR (internals §1) on `device` (default: CPU), with its
     methods applied in order (`apply=False` leaves them out). `meta=True`: the backbone is built
     from its config on the meta device (shapes and parameter counts only, no weights)."""
-    # a model folder's own code runs only when the task says so (docs/reliability.md)
-    tokenizer, backbone, family = load_backbone(
-        task["model"], meta=meta, trust_remote_code=bool(task.get("trust_remote_code", False)))
+    shared = None if meta else active_for(task)
+    if shared is not None:       # a batched sweep's points build on one loaded backbone
+        tokenizer, backbone, family = shared.load()
+    else:
+        # a model folder's own code runs only when the task says so (docs/reliability.md)
+        tokenizer, backbone, family = load_backbone(
+            task["model"], meta=meta,
+            trust_remote_code=bool(task.get("trust_remote_code", False)))
     check_max_length(task, tokenizer, backbone)
     model = assemble(task, tokenizer, backbone, family)
+    if shared is not None:
+        model.shared_reads = shared.reads
     if apply:
         apply_methods(model)
     if device is not None and not meta:

@@ -1,9 +1,12 @@
 """Trainable-parameter accounting: what trains, what the whole graph holds, what a checkpoint
-of the trainable tensors weighs. `describe(task)` answers without loading weights (the backbone
-is built on the meta device from its config), for `promptc check`."""
+of the trainable tensors weighs, and how much of the template the prefix cache shares.
+`describe(task)` and `report(task)` answer without loading weights (the backbone is built on the
+meta device from its config), for `promptc check --params`."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+
+from ..syntax.template import piece_text, soft_text
 
 
 @dataclass
@@ -46,11 +49,118 @@ def trainable_groups(model) -> dict:
     return groups
 
 
-def describe(task: dict) -> tuple:
-    """(ParameterCount, trainable_groups) of a task, built on the meta device (no weights)."""
+@dataclass
+class PrefixShare:
+    """What the prefix cache computes once for a task (`promptdsl.model.prefix_cache` decides;
+    this only reports): the template pieces before the first soft token and the first [MASK]."""
+    enabled: bool
+    reason: str              # why the cache is off, or why nothing is shared ("" when it shares)
+    shared: list             # template pieces computed once per distinct input
+    rest: list               # the pieces that run every step
+    demonstrations: int = 0  # in-context demonstrations per label before the query (shared too)
+    draw: str = "per_query"  # data.demonstration_draw
+
+    @property
+    def shares(self) -> bool:
+        return self.enabled and bool(self.shared or self.demonstrations)
+
+    def as_dict(self) -> dict:
+        return {"enabled": self.enabled, "shares": self.shares, "reason": self.reason,
+                "shared": template_text(self.shared), "rest": template_text(self.rest),
+                "demonstrations": self.demonstrations, "demonstration_draw": self.draw}
+
+    def __str__(self) -> str:
+        if not self.enabled:
+            return f"prefix cache: off — {self.reason}"
+        if not self.shares:
+            return f"prefix cache: on, but nothing is shared — {self.reason}"
+        parts = []
+        if self.demonstrations:
+            how = ("the same before every query" if self.draw == "fixed"
+                   else "drawn for each query")
+            many = "" if self.demonstrations == 1 else "s"
+            parts.append(f"{self.demonstrations} demonstration{many} per label ({how})")
+        if self.shared:
+            parts.append(f"`{template_text(self.shared)}` ({piece_counts(self.shared)})")
+        # without soft tokens the read position (the last token before [MASK]) runs too
+        last = "" if any(p["type"] == "soft" for p in self.rest) else \
+            ", all but its last token (where the label is read),"
+        return (f"prefix cache: on — {' then '.join(parts)}{last} is computed once per distinct "
+                f"input; the rest (`{template_text(self.rest)}`) runs every step")
+
+
+def prefix_share(model) -> PrefixShare:
+    """The PrefixShare of a built model: `prefix_cache.plan` says whether; the template's pieces
+    say what lies before the first trainable piece."""
+    from ..train.demonstrations import draw_option
+    from .prefix_cache import plan
+    task = model.task
+    demonstrations, draw = int(task["data"].get("demonstrations") or 0), draw_option(task)
+    pieces = model.template.pieces
+    first = next(i for i, p in enumerate(pieces) if p["type"] in ("soft", "mask"))
+    shared, rest = pieces[:first], pieces[first:]
+    decided = plan(model)
+    if not decided.enabled:
+        return PrefixShare(False, decided.reason, shared, rest, demonstrations, draw)
+    reason = ""
+    if not shared and not demonstrations:
+        reason = nothing_shared(task, pieces)
+    return PrefixShare(True, reason, shared, rest, demonstrations, draw)
+
+
+def nothing_shared(task: dict, pieces: list) -> str:
+    """Why a cache-able model shares nothing (its first piece trains), with the template that
+    would share the text: the soft tokens moved after the last field."""
+    first = pieces[0]
+    if first["type"] == "mask":
+        return "nothing comes before the [MASK]"
+    prepended = len(pieces) - len(task["template"]["pieces"])
+    own = pieces[prepended:] if prepended > 0 else pieces[1:]
+    # a method's soft tokens take the method's init, so the template needs only their count
+    soft = f"<soft*{first['count']}>" if prepended > 0 else soft_text(first)
+    fields = [i for i, p in enumerate(own) if p["type"] == "field"]
+    cut = fields[-1] + 1 if fields else next(i for i, p in enumerate(own) if p["type"] == "mask")
+    moved = f"{template_text(own[:cut])} {soft}{template_text(own[cut:])}"
+    who = ("a method puts" if prepended > 0 else "the template puts")
+    undo = " (with `prompt_tuning`, leave `length` unset or 0)" if prepended > 0 else ""
+    return (f"{who} `{soft}` before the first piece, so every position depends on trainable "
+            f"input; write the soft tokens into the template after the text{undo}, e.g. "
+            f"`{moved.strip()}`")
+
+
+def template_text(pieces: list) -> str:
+    """Pieces written back as template text (newlines as `\\n`, for one line of output)."""
+    return "".join(piece_text(p) for p in pieces).replace("\n", "\\n")
+
+
+def piece_counts(pieces: list) -> str:
+    """`1 field, 1 text piece`: what kinds of pieces a shared beginning holds."""
+    words = {"field": "field", "text": "text piece", "special": "special token"}
+    counts: dict = {}
+    for piece in pieces:
+        counts[piece["type"]] = counts.get(piece["type"], 0) + 1
+    return ", ".join(f"{n} {words[kind]}{'' if n == 1 else 's'}"
+                     for kind, n in counts.items() if kind in words)
+
+
+@dataclass
+class TaskReport:
+    counts: ParameterCount
+    groups: dict
+    prefix: PrefixShare
+
+
+def report(task: dict) -> TaskReport:
+    """What `promptc check --params` shows of a task, built once on the meta device."""
     from .compile import compile_task
     model = compile_task(task, meta=True)
-    return count(model), trainable_groups(model)
+    return TaskReport(count(model), trainable_groups(model), prefix_share(model))
+
+
+def describe(task: dict) -> tuple:
+    """(ParameterCount, trainable_groups) of a task, built on the meta device (no weights)."""
+    described = report(task)
+    return described.counts, described.groups
 
 
 def human_bytes(n: int) -> str:

@@ -35,6 +35,14 @@ class PromptModel(nn.Module):
         # a method that scores rows its own way (chain of thought) sets this in `apply`:
         # row_scorer(rows, **map_rows options) -> (scores [N, L], {column: [value per row]})
         self.row_scorer = None
+        # set by a batched sweep or multi-checkpoint prediction: joins this model's backbone
+        # reads with other models' over the same backbone (promptdsl.model.shared)
+        self.shared_reads = None
+        # a method with several soft prompts per row (prompt_mixture) sets an nn.Module here:
+        # expand(batch) -> the batch with rows repeated and a "prompt_index" [B'] column,
+        # tables(own [n_soft, H]) -> [K, n_soft, H], combine(scores [B', L], batch) -> [B, L]
+        self.prompt_set: nn.Module | None = None
+        self.prefix_cache_blockers: list = []
 
     # ---------------------------------------------------------------- structure
     def hf_model(self):
@@ -116,7 +124,13 @@ class PromptModel(nn.Module):
             return embeds
         table = self.soft_prompt().to(embeds.dtype)
         is_soft = soft_ids >= 0
-        soft = table[soft_ids.clamp(min=0)]
+        index = batch.get("prompt_index")
+        if self.prompt_set is not None and index is not None:
+            # several soft prompts (a mixture): row b takes table prompt_index[b]
+            tables = self.prompt_set.tables(table).to(embeds.dtype)     # [K, n_soft, H]
+            soft = tables[index.to(soft_ids.device)[:, None], soft_ids.clamp(min=0)]
+        else:
+            soft = table[soft_ids.clamp(min=0)]
         return torch.where(is_soft.unsqueeze(-1), soft, embeds)
 
     def backbone_kwargs(self, batch: dict) -> dict:
@@ -136,41 +150,54 @@ class PromptModel(nn.Module):
 
     def read_at(self, batch: dict, rows: torch.Tensor, positions: torch.Tensor) -> tuple:
         """(logits [N, V], hidden [N, H]) at the N (row, position) pairs of the batch (of the
-        decoder's sequence for seq2seq): the LM head runs on those positions only."""
-        kwargs = self.backbone_kwargs(batch)
-        module = self._read_module()
-        if module is None:  # no separate base model: project everything, then pick
-            out = self.backbone(**kwargs, output_hidden_states=True)
-            hidden = self.family_rules.last_hidden_state(out)
-            return out.logits[rows, positions], hidden[rows, positions]
-        picked = {}
+        decoder's sequence for seq2seq): the LM head runs on those positions only. On a causal
+        LM each row's fixed beginning comes from the prefix cache when `cache_plan()` allows
+        (promptdsl.model.prefix_cache); models sharing a backbone in one process
+        (`shared_reads`) run their reads together."""
+        from .backbone_read import Read, run_read
+        read = Read(self.backbone_kwargs(batch), batch["input_ids"],
+                    self.fixed_lengths(batch, rows, positions), rows, positions)
+        if self.shared_reads is not None:
+            return self.shared_reads.read(self, read)
+        return run_read(self, read)
 
-        def pick(hidden):
-            picked["hidden"] = hidden[rows.to(hidden.device), positions.to(hidden.device)]
-            return picked["hidden"].unsqueeze(1)
+    def fixed_lengths(self, batch: dict, rows: torch.Tensor, positions: torch.Tensor):
+        """[B] how many leading real tokens of each row no trainable piece reaches: those
+        before its first soft token and before the first position read (None: not a
+        left-padded causal batch)."""
+        rules = self.family_rules
+        if not rules.reads_next_token or rules.has_decoder or rules.padding_side != "left":
+            return None
+        mask = batch["attention_mask"]
+        width = mask.shape[1]
+        start = width - mask.sum(1)
+        limit = torch.full_like(start, width)
+        soft = batch.get("soft_ids")
+        if soft is not None and self.soft_prompt.n_soft:
+            is_soft = soft >= 0
+            first = is_soft.long().argmax(1)
+            limit = torch.where(is_soft.any(1), first.to(limit), limit)
+        read = torch.full_like(start, width).scatter_reduce(
+            0, rows.to(start.device), positions.to(start.device), "amin")
+        return (torch.minimum(limit, read) - start).clamp(min=0)
 
-        def cut_to_read_position(_module, _args, output):
-            if isinstance(output, tuple):
-                return (pick(output[0]),) + tuple(output[1:])
-            output["last_hidden_state"] = pick(output[0])
-            return output
+    def cache_plan(self):
+        """Whether this model may take fixed row beginnings from the prefix cache, and why
+        not (promptdsl.model.prefix_cache.plan)."""
+        from .prefix_cache import plan
+        return plan(self)
 
-        def cut_head_input(_module, args):
-            # for heads that bypass the base model's forward (OPT calls its decoder directly)
-            if "hidden" in picked or not args or args[0].dim() != 3:
-                return None
-            return (pick(args[0]),) + tuple(args[1:])
+    def block_prefix_cache(self, reason: str) -> None:
+        """For methods that change what the backbone computes without a parameter in the model
+        (a forward hook holding constants): never take row beginnings from the cache."""
+        self.prefix_cache_blockers.append(reason)
 
-        handles = [module.register_forward_hook(cut_to_read_position)]
-        head = self.hf_model().get_output_embeddings()
-        if head is not None:
-            handles.append(head.register_forward_pre_hook(cut_head_input))
-        try:
-            out = self.backbone(**kwargs)
-        finally:
-            for handle in handles:
-                handle.remove()
-        return out.logits[:, -1], picked["hidden"]
+    def backward(self, loss: torch.Tensor) -> None:
+        """`loss.backward()`, joined with the other models' when a backbone is shared."""
+        if self.shared_reads is not None:
+            self.shared_reads.backward(self, loss)
+        else:
+            loss.backward()
 
     def target_losses(self, batch: dict) -> tuple:
         """(rows [N], token losses [N]) of a teacher-forced generation batch: the cross-entropy
@@ -193,7 +220,8 @@ class PromptModel(nn.Module):
         its tokens' log-probabilities summed. Every (row, sequence) pair runs in one pass."""
         from ..data.collator import append_targets
         rows, count = batch["input_ids"].shape[0], len(lengths)
-        keep = ("input_ids", "attention_mask", "soft_ids", "mask_pos", "decoder_input_ids")
+        keep = ("input_ids", "attention_mask", "soft_ids", "mask_pos", "decoder_input_ids",
+                "prompt_index")
         expanded = {k: batch[k].repeat_interleave(count, 0) for k in keep if k in batch}
         append_targets(expanded, np.tile(np.asarray(flat, np.int64), rows),
                        np.tile(np.asarray(lengths, np.int64), rows), self.renderer().pad_id)
@@ -211,10 +239,14 @@ class PromptModel(nn.Module):
             _, losses = self.target_losses(batch)
             # the mean over the batch's target tokens (what perplexity is computed from)
             return {"loss": losses.mean(), "tokens": losses.numel()}
+        prompt_set = self.prompt_set
+        read_batch = batch if prompt_set is None else prompt_set.expand(batch)
         if getattr(self.verbalizer, "reads_sequences", False):
-            scores = self.verbalizer.from_word_scores(self.word_scores(batch))
+            scores = self.verbalizer.from_word_scores(self.word_scores(read_batch))
         else:
-            scores = self.verbalizer(*self.read(batch))
+            scores = self.verbalizer(*self.read(read_batch))
+        if prompt_set is not None:
+            scores = prompt_set.combine(scores, read_batch)
         out = {"logits": scores}
         if batch.get("labels") is not None:
             out["loss"] = F.cross_entropy(scores.float(), batch["labels"].to(scores.device))

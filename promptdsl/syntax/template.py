@@ -69,6 +69,20 @@ def parse_template(literal: ast.Str, src: Source) -> tuple[Template | None, list
     return Template(text, pieces, spans, literal.span), diagnostics
 
 
+def piece_text(piece: dict) -> str:
+    """One piece as a template writes it (a text piece as it is)."""
+    kind = piece["type"]
+    if kind == "text":
+        return piece["text"]
+    if kind == "field":
+        return "{" + "|".join([piece["name"], *piece.get("filters", [])]) + "}"
+    if kind == "soft":
+        return soft_text(piece)
+    if kind == "mask":
+        return f"[MASK:{piece['name']}]" if piece.get("name") else "[MASK]"
+    return f"[{SPECIALS[piece['token']]}]"
+
+
 def soft_text(piece: dict) -> str:
     """A soft piece as a template writes it."""
     name = f":{piece['name']}" if piece.get("name") else ""

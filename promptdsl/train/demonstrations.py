@@ -1,8 +1,10 @@
 """`data { demonstrations: K }`: in-context demonstrations for every query (GPT-3 / LM-BFF).
 
-K train rows per label, drawn with `data.sample_seed` for each query and shuffled, are rendered
-through the task's template with the label's first word in the mask's place and put before the
-query (the data path's `add_demonstrations` does the rendering). A model holding a
+K train rows per label, drawn with `data.sample_seed` and shuffled, are rendered through the
+task's template with the label's first word in the mask's place and put before the query (the
+data path's `add_demonstrations` does the rendering). `data.demonstration_draw` says how often
+they are drawn: `per_query` (the default) anew for each query, `fixed` once, the same before
+every query of every split (so the prefix cache computes them once). A model holding a
 `Demonstrations` as `model.demonstrations` encodes every split this way, so training,
 evaluation, calibration and prediction all see the same kind of input.
 """
@@ -16,9 +18,17 @@ from ..data.render import as_table
 from ..errors import DataError
 
 
+def draw_option(task: dict) -> str:
+    """`data.demonstration_draw`, the schema's default for a task saved before it existed."""
+    from ..ir.schema import DATA
+    return task["data"].get("demonstration_draw",
+                            DATA["properties"]["demonstration_draw"]["default"])
+
+
 class Demonstrations:
     def __init__(self, model, pool, k_per_label: int, seed: int):
         self.model, self.pool, self.k, self.seed = model, pool, int(k_per_label), int(seed)
+        self.draw = draw_option(model.task)
         self.label_column = model.task["data"]["label"]
         labels = [str(x) for x in model.labels]
         column = pool.column(self.label_column, role="label column")
@@ -37,10 +47,14 @@ class Demonstrations:
 
     def picks(self, table) -> list:
         """For each query row: K pool rows per label, in a seeded random order; a row of the
-        pool is never its own demonstration."""
+        pool is never its own demonstration. `per_query`: drawn anew for each row; `fixed`: the
+        same for every row, except that a pool row shown gets its label's next draw in its
+        place."""
         same = table is self.pool or (table.path == self.pool.path and
                                       list(table.lines) == list(self.pool.lines))
         rng = np.random.default_rng(self.seed)
+        if self.draw == "fixed":
+            return self._fixed_picks(rng, len(table), same)
         out = []
         for i in range(len(table)):
             chosen = []
@@ -49,6 +63,19 @@ class Demonstrations:
                 chosen.extend([rows[j] for j in draw if not (same and rows[j] == i)][:self.k])
             out.append([chosen[j] for j in rng.permutation(len(chosen)).tolist()])
         return out
+
+    def _fixed_picks(self, rng, n_rows: int, same: bool) -> list:
+        """One draw of K+1 rows per label (the first K shown, the last their stand-in), one
+        shuffle, for all `n_rows` queries."""
+        shown, spare = [], {}
+        for rows in self.by_label.values():
+            draw = [rows[j] for j in rng.choice(len(rows), size=self.k + 1, replace=False)]
+            shown.extend(draw[:self.k])
+            spare.update((row, draw[self.k]) for row in draw[:self.k])
+        shown = [shown[j] for j in rng.permutation(len(shown)).tolist()]
+        if not same:
+            return [list(shown) for _ in range(n_rows)]
+        return [[spare[row] if row == i else row for row in shown] for i in range(n_rows)]
 
     def encode(self, rows, require_labels: bool = False):
         """Features of `rows` with the demonstrations in front (see PromptModel.encode)."""

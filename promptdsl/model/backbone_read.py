@@ -1,0 +1,268 @@
+"""One backbone call that reads chosen positions: `run_read(model, read)`.
+
+A `Read` is what `PromptModel.read_at` asks of the backbone: its keyword arguments (input
+embeddings, masks, positions), the token ids, how many leading tokens of each row are fixed
+(no trainable piece reaches them; see `promptdsl.model.prefix_cache`) and the (row, position)
+pairs whose logits and hidden states are wanted. Reads of several PromptModels over one backbone
+(a batched sweep, several checkpoints) are joined with `merge` and run as one.
+
+The cached path (causal LMs, `prefix_cache.plan`): the fixed tokens' key/value states come from
+the store (computed there once, without gradients), laid out left-padded as a transformers
+cache; only the last columns of the batch — every row's own rest — run, with the row's true
+position ids and an attention mask that hides the columns the cache already holds. The logits
+equal the plain path's within float tolerance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import prefix_cache
+from .prefix_cache import SHARED_MIN, Entry
+
+MIN_FIXED = 2     # a row beginning shorter than this (a lone BOS) is not worth a cache lookup
+
+
+@dataclass
+class Read:
+    kwargs: dict                 # backbone keyword arguments (inputs_embeds, attention_mask, …)
+    input_ids: torch.Tensor      # [B, T]
+    fixed: torch.Tensor | None   # [B] leading real tokens no trainable piece reaches (None: 0)
+    rows: torch.Tensor           # [N] the pairs to read
+    positions: torch.Tensor      # [N]
+
+
+def run_read(model, read: Read) -> tuple:
+    """(logits [N, V], hidden [N, H]) at the read's (row, position) pairs."""
+    if read.fixed is not None and read.fixed.numel() and int(read.fixed.max()) >= MIN_FIXED \
+            and prefix_cache.deterministic(model.backbone) and model.cache_plan().enabled:
+        return _cached(model, read)
+    return _project(model, read.kwargs, read.rows, read.positions)
+
+
+def _project(model, kwargs: dict, rows, positions) -> tuple:
+    """The backbone over `kwargs`, the LM head on the chosen positions only."""
+    module = model._read_module()
+    if module is None:  # no separate base model: project everything, then pick
+        out = model.backbone(**kwargs, output_hidden_states=True)
+        hidden = model.family_rules.last_hidden_state(out)
+        return out.logits[rows, positions], hidden[rows, positions]
+    picked = {}
+
+    def pick(hidden):
+        picked["hidden"] = hidden[rows.to(hidden.device), positions.to(hidden.device)]
+        return picked["hidden"].unsqueeze(1)
+
+    def cut_to_read_position(_module, _args, output):
+        if isinstance(output, tuple):
+            return (pick(output[0]),) + tuple(output[1:])
+        output["last_hidden_state"] = pick(output[0])
+        return output
+
+    def cut_head_input(_module, args):
+        # for heads that bypass the base model's forward (OPT calls its decoder directly)
+        if "hidden" in picked or not args or args[0].dim() != 3:
+            return None
+        return (pick(args[0]),) + tuple(args[1:])
+
+    handles = [module.register_forward_hook(cut_to_read_position)]
+    head = model.hf_model().get_output_embeddings()
+    if head is not None:
+        handles.append(head.register_forward_pre_hook(cut_head_input))
+    try:
+        out = model.backbone(**kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return out.logits[:, -1], picked["hidden"]
+
+
+# ---------------------------------------------------------------- the cached path
+def _cached(model, read: Read) -> tuple:
+    kwargs, ids = read.kwargs, read.input_ids
+    mask = kwargs["attention_mask"]
+    lengths = mask.sum(1)
+    width = ids.shape[1]
+    fixed = read.fixed.to(lengths.device).clamp(min=0)
+    fixed = torch.minimum(fixed, lengths - 1).clamp(min=0)
+    starts = width - lengths                      # left padding: the first real column
+    keys = [tuple(ids[b, int(starts[b]):int(starts[b] + fixed[b])].tolist())
+            for b in range(ids.shape[0])]
+    store = prefix_cache.store_of(model)
+    entries, hits = _entries(model, store, keys)
+    past, past_mask = _layout(entries, [len(k) for k in keys])
+    # the suffix window: the last columns holding every row's own rest
+    rest = lengths - fixed
+    window = int(rest.max())
+    cut = width - window
+    cols = torch.arange(window, device=mask.device)
+    own = cols[None, :] >= (window - rest)[:, None]
+    suffix = dict(kwargs)
+    suffix["inputs_embeds"] = kwargs["inputs_embeds"][:, cut:]
+    suffix["position_ids"] = kwargs["position_ids"][:, cut:]
+    suffix["attention_mask"] = torch.cat([past_mask.to(mask.dtype),
+                                          (mask[:, cut:].bool() & own).to(mask.dtype)], 1)
+    suffix["cache"] = _as_cache(past, model)
+    suffix["use_cache"] = True
+    store.reused_tokens += sum(len(k) for k in keys if k in hits)
+    return _project(model, suffix, read.rows, read.positions - cut)
+
+
+def _entries(model, store, keys: list) -> tuple:
+    """(the store's entry for every key, the keys it had), computing (once each) the ones it
+    lacks."""
+    found = {}
+    for key in dict.fromkeys(keys):
+        if not key:
+            continue
+        entry = store.get(key)
+        if entry is None:
+            store.misses += 1
+        else:
+            store.hits += 1
+            found[key] = entry
+    missing = [k for k in dict.fromkeys(keys) if k and k not in found]
+    hits = set(found)
+    if missing:
+        found.update(_compute(model, store, missing))
+    return [found.get(k) for k in keys], hits
+
+
+def _compute(model, store, missing: list) -> dict:
+    parent = _shared_parent(model, store, missing)
+    base = 0 if parent is None else parent[1].length
+    rests = [k[base:] for k in missing]
+    kv = _run_tokens(model, store, rests, None if parent is None else parent[1].kv)
+    out = {}
+    for key, own in zip(missing, kv):
+        entry = Entry(own, parent[1] if parent else None, len(key),
+                      parent[0] if parent else None)
+        store.put(key, entry)
+        out[key] = entry
+    return out
+
+
+def _shared_parent(model, store, missing: list):
+    """(key, entry) of the shared beginning the missing rows start from, or None: one already
+    stored, else their longest common prefix when it is long (in-context demonstrations)."""
+    shortest = min(len(k) for k in missing)
+    for key in sorted(store.shared, key=len, reverse=True):
+        if len(key) < shortest and all(k[:len(key)] == key for k in missing):
+            entry = store.get(key)
+            if entry is not None:
+                return key, entry
+    if len(missing) < 2:
+        return None
+    common = 0
+    first = missing[0]
+    while common < shortest - 1 and all(k[common] == first[common] for k in missing):
+        common += 1
+    if common < SHARED_MIN:
+        return None
+    key = first[:common]
+    entry = Entry(_run_tokens(model, store, [key], None)[0], None, common)
+    store.put(key, entry, shared=True)
+    return key, entry
+
+
+@torch.no_grad()
+def _run_tokens(model, store, sequences: list, parent_kv) -> list:
+    """Key/value states [layers, 2, heads, n, d] of each token sequence, computed after
+    `parent_kv` (shared by all, or None) with the model's frozen embeddings."""
+    device = model.device
+    lengths = torch.tensor([len(s) for s in sequences], device=device)
+    width = int(lengths.max())
+    pad = model.renderer().pad_id
+    ids = torch.full((len(sequences), width), pad, dtype=torch.long, device=device)
+    for b, seq in enumerate(sequences):
+        ids[b, width - len(seq):] = torch.tensor(seq, dtype=torch.long, device=device)
+    mask = torch.arange(width, device=device)[None, :] >= (width - lengths)[:, None]
+    base = 0 if parent_kv is None else parent_kv.shape[3]
+    positions = (mask.long().cumsum(1) - 1).clamp(min=0) + base
+    full_mask = mask.long()
+    cache = None
+    if parent_kv is not None:
+        expanded = parent_kv.unsqueeze(2).expand(-1, -1, len(sequences), -1, -1, -1)
+        cache = _as_cache(expanded, model)
+        full_mask = torch.cat([torch.ones(len(sequences), base, dtype=torch.long,
+                                          device=device), full_mask], 1)
+    else:
+        cache = _as_cache(None, model)
+    embeds = model.backbone.get_input_embeddings()(ids)
+    base_model = model._read_module() or model.backbone
+    base_model(inputs_embeds=embeds, attention_mask=full_mask, position_ids=positions,
+               cache=cache, use_cache=True)
+    layers = _layers(cache)
+    store.computed_tokens += int(lengths.sum())
+    out = []
+    for b, seq in enumerate(sequences):
+        start = base + width - len(seq)
+        out.append(torch.stack([torch.stack([k[b, :, start:], v[b, :, start:]])
+                                for k, v in layers]).contiguous())
+    return out
+
+
+def _layers(cache) -> list:
+    """[(keys [B, heads, T, d], values)] per layer of a filled transformers cache."""
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def _layout(entries: list, lengths: list) -> tuple:
+    """(past [layers, 2, B, heads, P, d] left-padded, mask [B, P]) of the rows' entries."""
+    some = next((e for e in entries if e is not None), None)
+    layers, _, heads, _, dim = some.kv.shape
+    width = max(lengths)
+    device, dtype = some.kv.device, some.kv.dtype
+    past = torch.zeros(layers, 2, len(entries), heads, width, dim, device=device, dtype=dtype)
+    mask = torch.zeros(len(entries), width, dtype=torch.long, device=device)
+    for b, (entry, n) in enumerate(zip(entries, lengths)):
+        if entry is None or n == 0:
+            continue
+        start = width - n
+        if entry.parent is not None:
+            head = entry.parent.kv
+            past[:, :, b, :, start:start + head.shape[3]] = head
+            start += head.shape[3]
+        past[:, :, b, :, start:width] = entry.kv
+        mask[b, width - n:] = 1
+    return past, mask
+
+
+def _as_cache(past, model):
+    from transformers import DynamicCache
+    config = model.hf_model().config
+    if past is None:
+        return DynamicCache(config=config)
+    return DynamicCache(ddp_cache_data=[(past[i, 0], past[i, 1]) for i in range(past.shape[0])],
+                        config=config)
+
+
+# ---------------------------------------------------------------- several models, one call
+def merge(reads: list, left: bool = True) -> tuple:
+    """(one Read of all `reads`' rows, [N of each read]): tensors padded to the widest on the
+    family's padding side (position ids and masks with them), read pairs renumbered."""
+    width = max(r.input_ids.shape[1] for r in reads)
+    names = [k for k, v in reads[0].kwargs.items() if isinstance(v, torch.Tensor)]
+    kwargs = {k: v for k, v in reads[0].kwargs.items() if not isinstance(v, torch.Tensor)}
+    for name in names:
+        kwargs[name] = torch.cat([_pad_to(r.kwargs[name], width, left) for r in reads])
+    ids = torch.cat([_pad_to(r.input_ids, width, left) for r in reads])
+    fixed = None
+    if all(r.fixed is not None for r in reads):
+        fixed = torch.cat([r.fixed for r in reads])
+    rows, positions, offset = [], [], 0
+    for r in reads:
+        rows.append(r.rows + offset)
+        positions.append(r.positions + (width - r.input_ids.shape[1] if left else 0))
+        offset += r.input_ids.shape[0]
+    return Read(kwargs, ids, fixed, torch.cat(rows), torch.cat(positions)), \
+        [len(r.rows) for r in reads]
+
+
+def _pad_to(tensor: torch.Tensor, width: int, left: bool) -> torch.Tensor:
+    missing = width - tensor.shape[1]
+    if missing <= 0:
+        return tensor
+    pad = tensor.new_zeros((tensor.shape[0], missing, *tensor.shape[2:]))
+    return torch.cat([pad, tensor] if left else [tensor, pad], 1)
