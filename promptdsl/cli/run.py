@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -54,31 +55,48 @@ def _run_one(task: dict, out, device, resume: bool = False) -> dict:
     return summary
 
 
-def _run_sweep(task: dict, out, device, resume: bool = False) -> dict:
+def _run_sweep(task: dict, out, device, resume: bool = False,
+               sequential: bool = False) -> dict:
     from ..ir.sweep import expand_sweep
+    from ..train.batched_sweep import sharing_reason, train_together
     from ..train.distributed import world
     from ..train.rundir import RunDir, check_free, default_run_dir
     from ..train.runner import train_task
     from ..train.splits import final_split_name
+    from ..train.memory import peak_memory
     from ..train.sweep import aggregate
     root = Path(out) if out else default_run_dir(task["name"])
     if not resume and world().is_main:
         check_free(root)
     split = final_split_name(task)
-    summaries, rows = [], {}
     runs = expand_sweep(task)
-    for number, (point, name, run_task) in enumerate(runs, 1):
-        _echo(f"sweep {task['name']} [{number}/{len(runs)}] {name}", err=True)
-        summary = train_task(run_task, out=root / name, device=device, progress=_progress(),
-                             echo=lambda text: _echo(text, err=True), resume=resume)
-        summaries.append({"point": point, **summary})
-        rows[name] = summary.get(split)
+    reason = "--sequential" if sequential else sharing_reason(runs)
+    started, joined = time.perf_counter(), None
+    if reason is None:
+        _echo(f"sweep {task['name']}: {len(runs)} points train together on one backbone "
+              "(--sequential: one after another)", err=True)
+        done, joined = train_together(runs, root, device, resume=resume,
+                                      echo=lambda text: _echo(text, err=True))
+    else:
+        _echo(f"sweep {task['name']}: {len(runs)} points one after another ({reason})",
+              err=True)
+        done = []
+        for number, (_, name, run_task) in enumerate(runs, 1):
+            _echo(f"sweep {task['name']} [{number}/{len(runs)}] {name}", err=True)
+            done.append(train_task(run_task, out=root / name, device=device,
+                                   progress=_progress(), resume=resume,
+                                   echo=lambda text: _echo(text, err=True)))
+    summaries = [{"point": point, **summary} for (point, _, _), summary in zip(runs, done)]
+    rows = {name: summary.get(split) for (_, name, _), summary in zip(runs, done)}
     result = {"task": task["name"], "split": split, "sweep": task["sweep"],
               "runs": [{"point": s["point"], "run_dir": s["run_dir"],
                         "metrics": s.get(split), "wall_seconds": s["wall_seconds"],
                         "train_seconds": (s.get("train") or {}).get("seconds")}
                        for s in summaries],
-              "aggregate": aggregate(summaries, split)}
+              "aggregate": aggregate(summaries, split),
+              "together": joined, "sequential_because": reason,
+              "wall_seconds": round(time.perf_counter() - started, 3),
+              "peak_memory": peak_memory()}
     if world().is_main:
         RunDir(root).write_json("sweep.json", result)
     agg = result["aggregate"]
@@ -106,7 +124,10 @@ def _run_sweep(task: dict, out, device, resume: bool = False) -> dict:
 @click.option("--resume", "resume", type=click.Path(file_okay=False), default=None,
               metavar="RUN_DIR", help="continue the run in RUN_DIR (stopped, killed or "
               "crashed) from its last saved state, with the same FILE and --set values")
-def train_command(file, task_name, out, sets, device, resume):
+@click.option("--sequential", is_flag=True,
+              help="train a sweep's points one after another (by default points that differ "
+              "only in what the frozen backbone does not see train together)")
+def train_command(file, task_name, out, sets, device, resume, sequential):
     """Train and evaluate the tasks of FILE; each run fills a run directory.
 
     SIGTERM or Ctrl-C saves a resumable state and says how to resume."""
@@ -127,7 +148,7 @@ def train_command(file, task_name, out, sets, device, resume):
             if out and len(tasks) > 1:
                 target = str(Path(out) / task["name"])
             if task.get("sweep"):
-                _run_sweep(task, target, device, resume=bool(resume))
+                _run_sweep(task, target, device, resume=bool(resume), sequential=sequential)
             else:
                 _run_one(task, target, device, resume=bool(resume))
 
@@ -157,8 +178,9 @@ def eval_command(file, checkpoint, task_name, split, sets, device):
 
 @click.command("predict")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--checkpoint", required=True, type=click.Path(),
-              help="a run directory or its checkpoint/ folder")
+@click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(),
+              help="a run directory or its checkpoint/ folder (repeatable: every row is "
+                   "predicted by each, prompt checkpoints of one model in one pass)")
 @click.option("--text", "texts", multiple=True, help="an input for the template's one field "
                                                     "(repeatable)")
 @click.option("--input", "input_path", type=click.Path(dir_okay=False),
@@ -166,28 +188,41 @@ def eval_command(file, checkpoint, task_name, split, sets, device):
 @click.option("--output", type=click.Path(dir_okay=False), help="write the TSV here "
                                                                 "instead of stdout")
 @click.option("--device", type=DEVICE, default=None)
-def predict_command(file, checkpoint, texts, input_path, output, device):
-    """Predict labels (or generate text) with a trained checkpoint; prints TSV: input,
-    prediction, probabilities (classification)."""
+def predict_command(file, checkpoints, texts, input_path, output, device):
+    """Predict labels (or generate text) with trained checkpoints; prints TSV: input,
+    prediction, probabilities (classification); with several checkpoints, each one's
+    columns as `prediction[RUN]`, `p(LABEL)[RUN]` …"""
     from ..errors import DataError
     from ..train.checkpoint import read_checkpoint_task
     from ..train.inference import (load_for_inference, predict_table, read_input,
                                    table_from_texts, template_fields)
+    from ..train.multi_predict import checkpoints_of, joined_table, predict_many
     from ..train.predictions import prediction_table
     from ..train.rundir import tsv_line, write_tsv
     if bool(texts) == bool(input_path):
         raise DataError("give either --text (one or more) or --input FILE")
     if output and not Path(output).resolve().parent.is_dir():
         raise DataError(f"the folder of --output {output} does not exist")
-    saved = read_checkpoint_task(checkpoint)
-    load_tasks(file, saved["name"], None)  # FILE must still check clean and hold the task
-    # the inputs are read and checked before the model loads: a bad input costs no load time
-    table = table_from_texts(saved, list(texts)) if texts else read_input(input_path, saved)
+    saved = [read_checkpoint_task(checkpoint) for checkpoint in checkpoints]
+    for name in dict.fromkeys(task["name"] for task in saved):
+        load_tasks(file, name, None)  # FILE must still check clean and hold each task
+    # several checkpoints read one input (an error names the one that does not)
+    found = checkpoints_of(checkpoints) if len(checkpoints) > 1 else None
+    # the inputs are read and checked before the models load: a bad input costs no load time
+    first = saved[0]
+    table = table_from_texts(first, list(texts)) if texts else read_input(input_path, first)
     progress = _progress()
-    model, torch_device = load_for_inference(checkpoint, device)
-    result = predict_table(model, torch_device, table, progress=progress)
-    leading = {f: (lambda row, i, f=f: row[f]) for f in template_fields(model.task)}
-    header, rows = prediction_table(table, result, model.labels, leading)
+    if len(checkpoints) == 1:
+        model, torch_device = load_for_inference(checkpoints[0], device)
+        result = predict_table(model, torch_device, table, progress=progress)
+        leading = {f: (lambda row, i, f=f: row[f]) for f in template_fields(model.task)}
+        header, rows = prediction_table(table, result, model.labels, leading)
+        metrics = {"input": result.metrics}
+    else:
+        predicted, _ = predict_many(found, table, device, progress=progress,
+                                    echo=lambda text: click.echo(text, err=True))
+        header, rows = joined_table(table, predicted)
+        metrics = {c.name: c.result.metrics for c in predicted}
     if output:
         write_tsv(Path(output), header, rows)
         click.echo(f"wrote {len(rows)} predictions to {output}", err=True)
@@ -195,8 +230,7 @@ def predict_command(file, checkpoint, texts, input_path, output, device):
         click.echo(tsv_line(header))
         for row in rows:
             click.echo(tsv_line(row))
-    if result.metrics:
-        _print_table({"input": result.metrics}, err=not output)
+    _print_table(metrics, err=not output)
 
 
 COMMANDS = [train_command, eval_command, predict_command]

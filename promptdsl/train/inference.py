@@ -65,10 +65,19 @@ def predict_table(model, device, table: Table, progress: bool = True):
     """EvalResult (predictions and probabilities) for the rows of `table`; a label column, if
     present, is used for metrics too. A generation model generates one text per row (targets,
     if present, are ignored: `promptc eval` scores them)."""
-    task = model.task
+    return predict_encoded(model, device, prediction_rows(model, table), progress)
+
+
+def prediction_rows(model, table: Table) -> splits.EncodedSplit:
+    """`table` encoded for prediction: a label column is read when present; a generation
+    model's targets are not."""
     labelled = False if getattr(model, "generates", False) else None
-    encoded = splits.EncodedSplit("predict", model, table, labelled=labelled)
-    return _trainer(model, task, device, progress).evaluate(encoded, desc="predict")
+    return splits.EncodedSplit("predict", model, table, labelled=labelled)
+
+
+def predict_encoded(model, device, encoded: splits.EncodedSplit, progress: bool = True):
+    """predict_table for rows already encoded (`prediction_rows`)."""
+    return _trainer(model, model.task, device, progress).evaluate(encoded, desc="predict")
 
 
 def read_input(path, task: dict) -> Table:

@@ -103,7 +103,7 @@ class TrainingLoop:
                     loss = self.loss_of(forward, batch, local)
                 # weight: this rank's share of the global batch, so that the gradients DDP
                 # averages over the ranks are those of the mean over the whole batch
-                (loss * (weight * self.world.size / self.accumulation)).backward()
+                t.model.backward(loss * (weight * self.world.size / self.accumulation))
             step_loss += loss.detach().float() * weight
             micro += 1
             result.examples += len(global_batches[number])

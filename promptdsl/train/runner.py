@@ -26,8 +26,10 @@ import torch
 from ..errors import DataError
 from ..model.params import count
 from . import build, interrupt, splits
+from ..model.prefix_cache import stats_of
 from .checkpoint import save_checkpoint, save_ensemble
 from .distributed import world
+from .memory import peak_memory
 from .predictions import prediction_table
 from .prepare import prepare_model
 from .rundir import RunDir, RunDirError, check_free, default_run_dir, dumps, has_run_files
@@ -71,8 +73,10 @@ class RunContext:
     def build_model(self, task: dict | None = None):
         """A fresh PromptModel (methods applied) of `task` (default: this run's), on the run's
         device; soft-token and head initialisation repeat with the seed."""
-        seed_everything(self.seed)
-        return build.build_model(task or self.task).to(self.device)
+        from ..model.shared import exclusive
+        with exclusive():        # models built in threads over one backbone take turns
+            seed_everything(self.seed)
+            return build.build_model(task or self.task).to(self.device)
 
     def prepare(self, model) -> None:
         """The prepare phase (demonstrations, verbalizer set-up, calibration) on this run's data."""
@@ -326,6 +330,8 @@ def _write_summary(context: RunContext, summary: dict, model, train_result, star
             "best_step": train_result.best_step, "stopped_early": train_result.stopped_early},
         "parameters": parameters,
         "checkpoint_bytes": context.checkpoint_bytes,
+        "memory": {**peak_memory(), "prefix_cache": stats_of(model) if model is not None
+                   else None},
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
     context.rundir.write_summary(full)

@@ -1,0 +1,43 @@
+"""Jobs in threads that share one backbone (promptdsl.model.shared): a batched sweep's points,
+several checkpoints' predictions."""
+from __future__ import annotations
+
+import threading
+
+from . import interrupt
+
+
+def run_as_members(shared, jobs: list) -> list:
+    """Each job (a callable) in its own thread as a member of `shared.reads`, all started
+    behind a barrier (every thread is a member before any reads, so the first read waits for
+    the others'); their results in order. A job's failure stops the others at their next step
+    (interrupt.request) and is raised here, before the others' Interrupted."""
+    results: list = [None] * len(jobs)
+    errors: list = []
+    failed = threading.Event()
+    ready = threading.Barrier(len(jobs))
+
+    def work(number: int, job) -> None:
+        with shared.reads.member():
+            ready.wait()
+            try:
+                results[number] = job()
+            except BaseException as exc:        # re-raised in the calling thread below
+                errors.append((number, exc))
+                if not isinstance(exc, interrupt.Interrupted):
+                    failed.set()
+                    interrupt.request()
+
+    threads = [threading.Thread(target=work, args=(number, job), daemon=True,
+                                name=f"member-{number}") for number, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)     # short waits: the calling thread keeps receiving signals
+    if failed.is_set():
+        interrupt.clear()       # the stop was ours, not a signal's
+    if errors:
+        errors.sort(key=lambda item: (isinstance(item[1], interrupt.Interrupted), item[0]))
+        raise errors[0][1]
+    return results
