@@ -157,7 +157,7 @@ def test_a_generation_checkpoint_adds_its_text_column(runs):
     result = CliRunner().invoke(main, ["predict", str(path), "--checkpoint", str(done["gen"]),
                                        "--checkpoint", str(done["seed1"]), "--input", str(data)])
     assert result.exit_code == 0, result.output
-    assert "gen runs on its own (a generation checkpoint" in result.stderr
+    assert "gen runs on its own (a generation task decodes" in result.stderr
     lines = [line.split("\t") for line in result.stdout.splitlines()]
     assert lines[0] == ["sentence", "prediction[gen]", "prediction[seed1]", "p(0)[seed1]",
                         "p(1)[seed1]"]

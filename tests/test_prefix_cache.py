@@ -424,3 +424,28 @@ def test_a_long_common_beginning_is_one_shared_entry(sharp_dir):
     assert len(new) == 2 and store.shared == [shared]
     assert stats(cached)["computed_tokens"] - computed == own(new)
     assert_close(cached.scores(rows, batch_size=4), plain.scores(rows, batch_size=3))
+
+
+def test_rows_laid_out_in_slices_give_the_same_scores_and_gradients(sharp_dir, monkeypatch):
+    """A read whose cached beginnings would not fit PAST_BYTES at once runs in slices of rows
+    (here one row each); scores and the soft prompt's gradient are those of the plain path."""
+    from promptdsl.model import backbone_read
+    task = tiny.make_task(sharp_dir("llama"), "{sentence} <soft*3> It was [MASK]",
+                          methods=[{"name": "prompt_tuning", "options": {"length": 0}}])
+    cached, plain = twins(task)
+    calls = []
+    original = backbone_read._cached_rows
+    monkeypatch.setattr(backbone_read, "PAST_BYTES", 1)
+    monkeypatch.setattr(backbone_read, "_cached_rows",
+                        lambda model, read: calls.append(read) or original(model, read))
+    rows = ROWS[:6]
+    for model in (cached, plain):
+        model.zero_grad()
+        batch = batch_of(model, [{**r} for r in rows])
+        batch["labels"] = torch.tensor([int(r["label"]) for r in rows])
+        out = model(batch)
+        out["loss"].backward()
+        model.result = (out["logits"].detach(), model.soft_prompt.weight.grad.clone())
+    assert len(calls) >= len(rows) and all(read.input_ids.shape[0] == 1 for read in calls)
+    torch.testing.assert_close(cached.result[0], plain.result[0], atol=ATOL, rtol=1e-4)
+    torch.testing.assert_close(cached.result[1], plain.result[1], atol=ATOL, rtol=1e-4)

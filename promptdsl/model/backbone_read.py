@@ -22,6 +22,7 @@ from . import prefix_cache
 from .prefix_cache import SHARED_MIN, Entry
 
 MIN_FIXED = 2     # a row beginning shorter than this (a lone BOS) is not worth a cache lookup
+PAST_BYTES = 256 * 2 ** 20    # cached beginnings laid out for one backbone call at most
 
 
 @dataclass
@@ -80,6 +81,51 @@ def _project(model, kwargs: dict, rows, positions) -> tuple:
 
 # ---------------------------------------------------------------- the cached path
 def _cached(model, read: Read) -> tuple:
+    """The cached path, in slices of rows whose laid-out past fits PAST_BYTES (a joined read
+    of many models, or a mixture's K copies of each row, would otherwise lay out the same
+    beginnings many times over at once)."""
+    rows = read.input_ids.shape[0]
+    per_row = _past_bytes_per_row(model, read)
+    step = max(1, PAST_BYTES // max(1, per_row))
+    if rows <= step:
+        return _cached_rows(model, read)
+    logits = hidden = None
+    for start in range(0, rows, step):
+        pairs = ((read.rows >= start) & (read.rows < start + step)).nonzero().flatten()
+        if not len(pairs):
+            continue
+        part_logits, part_hidden = _cached_rows(model, _slice(read, start, start + step, pairs))
+        if logits is None:
+            logits = part_logits.new_empty((len(read.rows), part_logits.shape[1]))
+            hidden = part_hidden.new_empty((len(read.rows), part_hidden.shape[1]))
+        logits = logits.index_copy(0, pairs.to(logits.device), part_logits)
+        hidden = hidden.index_copy(0, pairs.to(hidden.device), part_hidden)
+    return logits, hidden
+
+
+def _past_bytes_per_row(model, read: Read) -> int:
+    return int(read.fixed.max()) * _kv_bytes_per_token(model)
+
+
+def _kv_bytes_per_token(model) -> int:
+    """Bytes of one token's keys and values over all layers (from the model's config)."""
+    config = model.hf_model().config.get_text_config(decoder=True)
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    size = model.backbone.get_input_embeddings().weight.element_size()
+    return config.num_hidden_layers * 2 * heads * dim * size
+
+
+def _slice(read: Read, start: int, stop: int, pairs: torch.Tensor) -> Read:
+    """The read of rows start … stop-1 and of the pairs `pairs` (which fall in them)."""
+    rows = read.input_ids.shape[0]
+    kwargs = {k: (v[start:stop] if isinstance(v, torch.Tensor) and v.dim() and
+                  v.shape[0] == rows else v) for k, v in read.kwargs.items()}
+    return Read(kwargs, read.input_ids[start:stop], read.fixed[start:stop],
+                read.rows[pairs] - start, read.positions[pairs])
+
+
+def _cached_rows(model, read: Read) -> tuple:
     kwargs, ids = read.kwargs, read.input_ids
     mask = kwargs["attention_mask"]
     lengths = mask.sum(1)
@@ -133,7 +179,11 @@ def _compute(model, store, missing: list) -> dict:
     parent = _shared_parent(model, store, missing)
     base = 0 if parent is None else parent[1].length
     rests = [k[base:] for k in missing]
-    kv = _run_tokens(model, store, rests, None if parent is None else parent[1].kv)
+    per_row = (base + max(len(r) for r in rests)) * _kv_bytes_per_token(model)
+    step = max(1, PAST_BYTES // max(1, per_row))
+    parent_kv = None if parent is None else parent[1].kv
+    kv = [own for start in range(0, len(rests), step)
+          for own in _run_tokens(model, store, rests[start:start + step], parent_kv)]
     out = {}
     for key, own in zip(missing, kv):
         entry = Entry(own, parent[1] if parent else None, len(key),

@@ -15,12 +15,11 @@ import functools
 import time
 from pathlib import Path
 
-from ..model.compile import compile_task, method_specs
 from ..model.prefix_cache import has_dropout
 from ..model.shared import SharedBackbone, sharing
 from .distributed import world
 from .seeding import resolve_device
-from .threads import run_as_members
+from .threads import run_as_members, sharing_problem
 
 
 def sharing_reason(runs: list) -> str | None:
@@ -39,19 +38,9 @@ def sharing_reason(runs: list) -> str | None:
         if any(read(task) != read(first) for task in tasks[1:]):
             return f"the points differ in `{key}`, which the backbone sees"
     for task in tasks:
-        if task.get("target") is not None:
-            return "a generation task decodes through the backbone on its own"
-        for spec, _ in method_specs(task):
-            if spec.run is not None:
-                return f"method `{spec.name}` runs its own training loop"
-    model = compile_task(first, meta=True)
-    for task in tasks:
-        model = compile_task(task, meta=True) if task is not first else model
-        plan = model.cache_plan()
-        if not plan.enabled:
-            return f"the prefix cache is off for a point: {plan.reason}"
-        if model.row_scorer is not None:
-            return "a method scores rows its own way"
+        problem, model = sharing_problem(task)
+        if problem is not None:
+            return f"a point cannot share the backbone: {problem}"
     if has_dropout(model.backbone):
         return "the backbone has dropout, so its rows are not the same for every point"
     return None

@@ -19,7 +19,7 @@ from .inference import (load_for_inference, predict_encoded, predict_table, pred
                         template_fields)
 from .predictions import prediction_table
 from .seeding import resolve_device
-from .threads import run_as_members
+from .threads import run_as_members, sharing_problem
 
 
 @dataclass
@@ -67,22 +67,12 @@ def run_names(folders: list) -> list:
 def alone_reason(checkpoint: Checkpoint) -> str | None:
     """Why this checkpoint cannot join a shared backbone's pass (None when it can)."""
     from ..errors import PromptdslError
-    from ..model.compile import compile_task
-    task = checkpoint.task
     if read_meta(find_checkpoint(checkpoint.path)).get("ensemble"):
         return "an ensemble checkpoint runs its members itself"
-    if task.get("target") is not None:
-        return "a generation checkpoint decodes on its own"
     try:
-        model = compile_task(task, meta=True)     # shapes only: what the methods change
+        return sharing_problem(checkpoint.task)[0]
     except (PromptdslError, KeyError, TypeError, ValueError):
         return "its model cannot be inspected"    # loading it alone reports why
-    plan = model.cache_plan()
-    if not plan.enabled:
-        return plan.reason
-    if model.row_scorer is not None:
-        return "a method scores rows its own way"
-    return None
 
 
 def backbone_key(task: dict) -> tuple:

@@ -7,6 +7,26 @@ import threading
 from . import interrupt
 
 
+def sharing_problem(task: dict) -> tuple:
+    """(why a model of `task` cannot join others on one backbone, or None; the model built on
+    the meta device, from which that was read, or None): generation decodes on its own, a
+    method with its own loop or scoring runs its own calls, and the prefix cache must be on
+    (the model adds nothing the backbone computes: its plan says so)."""
+    from ..model.compile import compile_task, method_specs
+    if task.get("target") is not None:
+        return "a generation task decodes through the backbone on its own", None
+    for spec, _ in method_specs(task):
+        if spec.run is not None:
+            return f"method `{spec.name}` runs its own training loop", None
+    model = compile_task(task, meta=True)         # shapes only: what the methods change
+    plan = model.cache_plan()
+    if not plan.enabled:
+        return f"the prefix cache is off: {plan.reason}", model
+    if model.row_scorer is not None:
+        return "a method scores rows its own way", model
+    return None, model
+
+
 def run_as_members(shared, jobs: list) -> list:
     """Each job (a callable) in its own thread as a member of `shared.reads`, all started
     behind a barrier (every thread is a member before any reads, so the first read waits for
