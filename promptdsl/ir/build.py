@@ -223,14 +223,14 @@ class TaskBuilder:
         self.where.add((name,), entry.key_span, entry.value.span)
         if name == "target" and isinstance(entry.value, ast.Null):
             return None                      # `target: null` unsets an inherited target
-        template = self._parse_template(entry.value, name)
+        template = self.parse_template_value(entry.value, name)
         if template is None:
             self.unparsed.append(name)
             return None
         self.templates[name] = template
         return template.to_ir()
 
-    def _parse_template(self, value, name: str) -> Template | None:
+    def parse_template_value(self, value, name: str) -> Template | None:
         if not isinstance(value, ast.Str):
             self.error(value.span, "invalid-value", f"`{name}` must be a string",
                        'e.g. `template: "{sentence} It was [MASK]."`')
@@ -266,7 +266,7 @@ class TaskBuilder:
                            "`templates` holds `name: \"template\"` fields, not blocks")
                 continue
             self.where.add(("templates", entry.key), entry.key_span, entry.value.span)
-            template = self._parse_template(entry.value, entry.key)
+            template = self.parse_template_value(entry.value, entry.key)
             if template is not None:
                 self.templates[f"templates.{entry.key}"] = template
                 named[entry.key] = template.to_ir()

@@ -84,7 +84,7 @@ def _build(task, unit, body, sweep, registry, diagnostics: list, tables: Tables)
     diagnostics.extend(builder.diagnostics)
     diagnostics.extend(semantic_checks(built, registry, tables))
     if sweep is not None:
-        grid, problems = sweep_grid(sweep, built.ir, registry)
+        grid, problems = sweep_grid(sweep, built.ir, registry, built=built, tables=tables)
         diagnostics.extend(problems)
         built.ir["sweep"] = grid or None
     return built.ir
