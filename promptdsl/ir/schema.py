@@ -19,7 +19,7 @@ def _path() -> dict:
     return {"type": ["string", "null"], "default": None}
 
 
-MAX_LEARNING_RATE = 1e6
+MAX_LEARNING_RATE = 1e30       # AdamW divides it by (1 - beta1) = 0.1 in float32 (max ~3.4e38)
 # Upper bounds where a larger value can only be a mistake (and would stall or exhaust memory
 # before failing): counts of things a run does or holds at once.
 MAX_EPOCHS = 100_000
