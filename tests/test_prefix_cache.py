@@ -115,8 +115,8 @@ def test_logits_equal_the_uncached_path(sharp_dir, name, kind):
                                          pieces=pieces))
     if kind == "named-soft-twice":
         assert cached.soft_prompt.n_soft == 1
-    # rows 0-2 first (all misses), then 1-4: hits (1, 2) and misses (3, 4) in one batch
-    for part in (ROWS[0:3], ROWS[1:5], ROWS[-3:]):
+    # rows 0-2 twice (met, then stored), then 1-4: hits (1, 2) and misses (3, 4) in one batch
+    for part in (ROWS[0:3], ROWS[0:3], ROWS[1:5], ROWS[-3:]):
         assert_close(read_logits(cached, part), read_logits(plain, part))
     if served:
         assert stats(cached)["hits"] >= 2 and stats(cached)["reused_tokens"] > 0
@@ -338,7 +338,14 @@ def kept_alive(store) -> int:
     return sum(held.values())
 
 
-def test_eviction_under_the_budget_recomputes_and_stays_exact(sharp_dir):
+@pytest.fixture
+def store_every_row(monkeypatch):
+    """Every missing row beginning is stored at its first read, as in training: the store's own
+    rules (eviction, budget, changed weights, shared entries) are what these tests look at."""
+    monkeypatch.setattr(prefix_cache.PrefixStore, "met", lambda self, key: True)
+
+
+def test_eviction_under_the_budget_recomputes_and_stays_exact(sharp_dir, store_every_row):
     rows = random_rows(120)
     task = tiny.make_task(sharp_dir("llama"), "{sentence} <soft*2> It was [MASK]",
                           methods=["prompt_tuning"], train_options={"prefix_cache_mb": 1})
@@ -359,7 +366,7 @@ def test_eviction_under_the_budget_recomputes_and_stays_exact(sharp_dir):
     assert_close(cached.scores(rows, batch_size=16), plain.scores(rows, batch_size=16))
 
 
-def test_the_budget_bounds_what_the_store_keeps_alive(sharp_dir):
+def test_the_budget_bounds_what_the_store_keeps_alive(sharp_dir, store_every_row):
     """A shared entry (the common opening) evicted while its rows stay must not leave memory
     the budget no longer counts."""
     task = tiny.make_task(sharp_dir("llama"), "{sentence} <soft*2> It was [MASK]",
@@ -387,7 +394,7 @@ def replace_data(weight):       # what some loaders and weight-tying code do
 
 
 @pytest.mark.parametrize("change", [add_in_place, replace_data], ids=["in-place", "data"])
-def test_changed_weights_empty_the_store(sharp_dir, change):
+def test_changed_weights_empty_the_store(sharp_dir, change, store_every_row):
     task = tiny.make_task(sharp_dir("llama"), "{sentence} <soft*2> It was [MASK]",
                           methods=["prompt_tuning"])
     cached, plain = twins(task)
@@ -402,7 +409,7 @@ def test_changed_weights_empty_the_store(sharp_dir, change):
     assert float((old - expected).abs().max()) > 1e-3
 
 
-def test_a_long_common_beginning_is_one_shared_entry(sharp_dir):
+def test_a_long_common_beginning_is_one_shared_entry(sharp_dir, store_every_row):
     task = tiny.make_task(sharp_dir("llama"), "{sentence} <soft*2> It was [MASK]",
                           methods=["prompt_tuning"])
     cached, plain = twins(task)
@@ -449,3 +456,32 @@ def test_rows_laid_out_in_slices_give_the_same_scores_and_gradients(sharp_dir, m
     assert len(calls) >= len(rows) and all(read.input_ids.shape[0] == 1 for read in calls)
     torch.testing.assert_close(cached.result[0], plain.result[0], atol=ATOL, rtol=1e-4)
     torch.testing.assert_close(cached.result[1], plain.result[1], atol=ATOL, rtol=1e-4)
+
+
+def test_an_evaluation_stores_a_row_from_its_second_read(sharp_dir):
+    """Rows met once in an evaluation run whole in one call (nothing stored but their shared
+    opening); met again, they are stored; then served. Training stores at once."""
+    task = tiny.make_task(sharp_dir("llama"), "{sentence} <soft*2> It was [MASK]",
+                          methods=["prompt_tuning"])
+    cached, plain = twins(task)
+    opening = tiny.SST2_LINES[8]                  # > 16 tokens, the same in every row
+    rows = [{"sentence": f"{opening} {s}"} for s in tiny.SST2_LINES[:4]]
+    expected = plain.scores(rows)
+    store = prefix_cache.store_of(cached)
+    assert_close(cached.scores(rows), expected)
+    assert list(store.entries) == store.shared and len(store.shared) == 1   # the opening only
+    assert_close(cached.scores(rows), expected)
+    assert len(store.entries) == 1 + len(rows) and store.hits == 0
+    assert_close(cached.scores(rows), expected)
+    assert store.hits == len(rows)
+    # a row read twice in one evaluation (two models, a mixture's prompts) is stored at once
+    other = [{"sentence": tiny.SST2_LINES[5]}] * 2
+    before = len(store.entries)
+    assert_close(cached.scores(other), plain.scores(other))
+    assert len(store.entries) == before + 1
+    # a training read stores at its first read
+    batch = batch_of(cached, [{"sentence": tiny.SST2_LINES[6]}])
+    before = len(store.entries)
+    with torch.enable_grad():
+        cached.read(batch)
+    assert len(store.entries) == before + 1

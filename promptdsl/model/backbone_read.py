@@ -136,10 +136,12 @@ def _cached_rows(model, read: Read) -> tuple:
     keys = [tuple(ids[b, int(starts[b]):int(starts[b] + fixed[b])].tolist())
             for b in range(ids.shape[0])]
     store = prefix_cache.store_of(model)
-    entries, hits = _entries(model, store, keys)
-    past, past_mask = _layout(entries, [len(k) for k in keys])
+    entries, used, hits = _entries(model, store, keys, torch.is_grad_enabled())
+    if not any(used):           # nothing to take from the cache: one plain call
+        return _project(model, kwargs, read.rows, read.positions)
+    past, past_mask = _layout(entries, used)
     # the suffix window: the last columns holding every row's own rest
-    rest = lengths - fixed
+    rest = lengths - torch.tensor(used, device=lengths.device)
     window = int(rest.max())
     cut = width - window
     cols = torch.arange(window, device=mask.device)
@@ -151,15 +153,24 @@ def _cached_rows(model, read: Read) -> tuple:
                                           (mask[:, cut:].bool() & own).to(mask.dtype)], 1)
     suffix["cache"] = _as_cache(past, model)
     suffix["use_cache"] = True
-    store.reused_tokens += sum(len(k) for k in keys if k in hits)
+    store.reused_tokens += sum(n for k, n in zip(keys, used) if k in hits)
     return _project(model, suffix, read.rows, read.positions - cut)
 
 
-def _entries(model, store, keys: list) -> tuple:
-    """(the store's entry for every key, the keys it had), computing (once each) the ones it
-    lacks."""
+def _entries(model, store, keys: list, training: bool) -> tuple:
+    """(an entry per row or None, how many of its tokens it gives, the keys the store had).
+
+    A missing row beginning is computed and stored when it will be read again: in training
+    (every epoch), when the read holds it more than once (several models or prompts), or
+    when it was met before. A beginning met for the first time in an evaluation is not:
+    the row runs whole in one call (two calls, one to store what is never read again, would
+    cost more than none), after the shared beginning it starts with (fixed demonstrations),
+    which is stored."""
+    counts: dict = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
     found = {}
-    for key in dict.fromkeys(keys):
+    for key in counts:
         if not key:
             continue
         entry = store.get(key)
@@ -168,11 +179,19 @@ def _entries(model, store, keys: list) -> tuple:
         else:
             store.hits += 1
             found[key] = entry
-    missing = [k for k in dict.fromkeys(keys) if k and k not in found]
     hits = set(found)
-    if missing:
-        found.update(_compute(model, store, missing))
-    return [found.get(k) for k in keys], hits
+    missing = [k for k in counts if k and k not in found]
+    kept = [k for k in missing if training or counts[k] > 1 or store.met(k)]
+    once = [k for k in missing if k not in set(kept)]
+    if kept:
+        found.update(_compute(model, store, kept))
+    shared = _shared_parent(model, store, once) if once else None
+    for key in once:
+        store.meet(key)
+        if shared is not None:
+            found[key] = shared[1]
+    entries = [found.get(k) for k in keys]
+    return entries, [0 if e is None else e.length for e in entries], hits
 
 
 def _compute(model, store, missing: list) -> dict:
@@ -264,6 +283,10 @@ def _layout(entries: list, lengths: list) -> tuple:
     layers, _, heads, _, dim = some.kv.shape
     width = max(lengths)
     device, dtype = some.kv.device, some.kv.dtype
+    if all(e is some for e in entries) and some.parent is None:
+        # every row starts with the same entry (fixed demonstrations): a view, no copies
+        past = some.kv.unsqueeze(2).expand(-1, -1, len(entries), -1, -1, -1)
+        return past, torch.ones(len(entries), width, dtype=torch.long, device=device)
     past = torch.zeros(layers, 2, len(entries), heads, width, dim, device=device, dtype=dtype)
     mask = torch.zeros(len(entries), width, dtype=torch.long, device=device)
     for b, (entry, n) in enumerate(zip(entries, lengths)):
@@ -280,12 +303,17 @@ def _layout(entries: list, lengths: list) -> tuple:
 
 
 def _as_cache(past, model):
+    """A transformers cache holding `past` ([layers, 2, B, heads, P, d], or None: empty) as it
+    is: its layers take the tensors without copying them (each attention layer concatenates
+    its new keys and values to them)."""
     from transformers import DynamicCache
-    config = model.hf_model().config
-    if past is None:
-        return DynamicCache(config=config)
-    return DynamicCache(ddp_cache_data=[(past[i, 0], past[i, 1]) for i in range(past.shape[0])],
-                        config=config)
+    cache = DynamicCache(config=model.hf_model().config)
+    if past is not None:
+        for index, layer in enumerate(cache.layers):
+            keys, values = past[index, 0], past[index, 1]
+            layer.lazy_initialization(keys, values)
+            layer.keys, layer.values = keys, values
+    return cache
 
 
 # ---------------------------------------------------------------- several models, one call

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+MAX_MET = 1 << 20         # row beginnings remembered as read once (hashes only)
 SHARED_MIN = 16           # tokens a batch's rows must share before they get one entry for them
 ATTENTION = ("sdpa", "eager")   # implementations whose masks may have holes (left-padded cache)
 OWN_PARTS = ("soft_prompt", "verbalizer", "prompt_set")   # read-side modules of a PromptModel
@@ -75,11 +76,22 @@ def plan(model) -> CachePlan:
         if name not in OWN_PARTS and name != "backbone" and \
                 any(True for _ in child.parameters()):
             return CachePlan(False, f"method module `{name}` may reach every position")
+    if not plain_layers(model.hf_model().config):
+        return CachePlan(False, "the model has sliding-window or other special attention "
+                         "layers, whose caches keep only part of a row")
     implementation = getattr(model.hf_model().config, "_attn_implementation", None)
     if implementation not in ATTENTION:
         return CachePlan(False, f"attention implementation `{implementation}` (cached rows "
                          f"need one of {', '.join(ATTENTION)})")
     return CachePlan(True)
+
+
+def plain_layers(config) -> bool:
+    """Whether every layer of the model's cache keeps all its keys and values (no sliding
+    window, no linear attention): what laying cached rows out as a past needs."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+    return all(type(layer) is DynamicLayer for layer in DynamicCache(config=config).layers)
 
 
 def deterministic(backbone) -> bool:
@@ -122,6 +134,15 @@ class PrefixStore:
     computed_tokens: int = 0     # tokens run to fill the cache
     reused_tokens: int = 0       # tokens taken from it instead of being run again
     fingerprint: int | None = None
+    _met: set = field(default_factory=set)    # hashes of row beginnings read once so far
+
+    def met(self, key: tuple) -> bool:
+        return hash(key) in self._met
+
+    def meet(self, key: tuple) -> None:
+        if len(self._met) > MAX_MET:
+            self._met.clear()
+        self._met.add(hash(key))
 
     def get(self, key: tuple) -> Entry | None:
         entry = self.entries.get(key)
@@ -158,6 +179,7 @@ class PrefixStore:
     def clear(self) -> None:
         self.entries.clear()
         self.shared.clear()
+        self._met.clear()
         self.bytes = 0
 
     def stats(self) -> dict:
