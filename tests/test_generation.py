@@ -51,12 +51,8 @@ def gen_model_dir(tmp_path_factory):
 
     def get(name):
         if name not in built:
-            model, tokenizer = tiny.build_model(name)
-            sharpen(name, model)
-            path = tmp_path_factory.mktemp(f"gen-{name}")
-            model.save_pretrained(path)
-            tokenizer.save_pretrained(path)
-            built[name] = path
+            built[name] = tiny.save_tiny_model(name, tmp_path_factory.mktemp(f"gen-{name}"),
+                                               change=lambda model: sharpen(name, model))
         return built[name]
     return get
 

@@ -42,12 +42,8 @@ def sharp_dir(tmp_path_factory):
 
     def get(name):
         if name not in built:
-            model, tokenizer = tiny.build_model(name)
-            sharpen(model)
-            path = tmp_path_factory.mktemp(f"sharp-{name}")
-            model.save_pretrained(path)
-            tokenizer.save_pretrained(path)
-            built[name] = path
+            built[name] = tiny.save_tiny_model(name, tmp_path_factory.mktemp(f"sharp-{name}"),
+                                               change=sharpen)
         return built[name]
     return get
 

@@ -18,6 +18,8 @@ import json
 import os
 from pathlib import Path
 
+import torch
+
 MODEL_NAMES = ("bert", "roberta", "gpt2", "llama", "t5")
 FAMILY_OF = {"bert": "mlm", "roberta": "mlm", "gpt2": "causal", "llama": "causal",
              "t5": "seq2seq"}
@@ -208,10 +210,14 @@ def build_model(name: str, seed: int = 0):
     return model, tokenizer
 
 
-def save_tiny_model(name: str, directory, seed: int = 0) -> Path:
-    """Build tiny model `name` and save model + tokenizer to `directory`; return the path."""
+def save_tiny_model(name: str, directory, seed: int = 0, change=None) -> Path:
+    """Build tiny model `name` and save model + tokenizer to `directory`; return the path.
+    `change(model)` edits the weights first (e.g. sharpens them)."""
     directory = Path(directory)
     model, tokenizer = build_model(name, seed)
+    if change is not None:
+        with torch.no_grad():
+            change(model)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
