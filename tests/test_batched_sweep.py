@@ -128,3 +128,21 @@ def test_a_failing_point_stops_the_others_and_reports_its_own_error(tmp_path, ti
     assert "Traceback" not in result.output
     from promptdsl.train import interrupt
     assert interrupt.requested() is None       # the stop the sweep asked for is withdrawn
+
+
+def test_points_that_read_before_training_do_not_wait_for_each_other(tmp_path, tiny_model_dir):
+    """Calibration reads the model in the prepare phase, while other points may already wait to
+    start training together (SharedReads.gather): nobody waits for anybody forever, and the
+    points still match one after another."""
+    model_dir = tiny_model_dir("llama")
+    path = _write(tmp_path, model_dir, grid="train.seed: [1, 2, 3]")
+    text = path.read_text().replace('"1": "great"\n  }', '"1": "great"\n    calibrate: contextual\n  }')
+    assert "calibrate: contextual" in text
+    path.write_text(text)
+    together = _train(path, tmp_path / "together")
+    assert together.exit_code == 0, together.output
+    alone = _train(path, tmp_path / "alone", "--sequential")
+    assert alone.exit_code == 0, alone.output
+    for name in ("seed=1", "seed=2", "seed=3"):
+        assert torch.allclose(_soft(tmp_path / "together" / name),
+                              _soft(tmp_path / "alone" / name), atol=1e-4), name

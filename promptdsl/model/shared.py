@@ -47,6 +47,9 @@ class SharedReads:
         # batches then come from one allocator arena, reused round after round, instead of
         # growing one arena per member thread (a 5-point mixture sweep held 18 GB so)
         self._executor = None
+        self._gathered: set = set()        # members waiting at `gather` (rounds go on without)
+        self._away: set = set()            # members running their calls on their own
+        self._gate_open = False
         self.rounds = 0           # joined rounds run
         self.joined = 0           # reads that ran together with another model's
 
@@ -62,7 +65,10 @@ class SharedReads:
         finally:
             with self._cond:
                 self._members.discard(me)
+                self._away.discard(me)
+                self._gathered.discard(me)
                 self._run_when_ready()
+                self._cond.notify_all()           # a gather may wait for this member
                 if not self._members and self._executor is not None:
                     self._executor.shutdown(wait=False)     # idle: its thread ends
                     self._executor = None
@@ -73,15 +79,33 @@ class SharedReads:
         turns with the other threads, must not wait for them)."""
         me = threading.get_ident()
         with self._cond:
-            was = me in self._members
-            self._members.discard(me)
-            self._run_when_ready()
+            was = me in self._members and me not in self._away
+            if was:
+                self._away.add(me)
+                self._run_when_ready()
         try:
             yield
         finally:
             if was:
                 with self._cond:
-                    self._members.add(me)
+                    self._away.discard(me)
+
+    def gather(self) -> None:
+        """Wait until every member has come here (or left): called before a training loop, so
+        that the threads start it together — a thread still building its model would otherwise
+        start late and end its steps alone, unjoined. Once every member has come, it no longer
+        waits."""
+        me = threading.get_ident()
+        with self._cond:
+            if self._gate_open or me not in self._members:
+                return
+            self._gathered.add(me)
+            self._run_when_ready()       # the others' rounds no longer wait for this thread
+            while not self._gate_open and not self._members <= self._gathered:
+                self._cond.wait()
+            self._gate_open = True
+            self._gathered.clear()
+            self._cond.notify_all()
 
     # ---------------------------------------------------------------- calls
     def read(self, model, read) -> tuple:
@@ -95,7 +119,8 @@ class SharedReads:
         self._submit(_Request("backward", model, loss))
 
     def _submit(self, request: _Request):
-        if threading.get_ident() not in self._members:
+        me = threading.get_ident()
+        if me not in self._members or me in self._away:
             self._execute([request])
         else:
             with self._cond:
@@ -112,7 +137,8 @@ class SharedReads:
         different calls (a thread that started late reads while the others step backward),
         the largest kind runs and the rest wait one round, so the threads fall into step;
         a request never waits twice."""
-        if not self._pending or len(self._pending) < len(self._members):
+        if not self._pending or \
+                len(self._pending) < len(self._members - self._gathered - self._away):
             return
         groups = self._groups(self._pending)
         largest = max(len(group) for group in groups.values())

@@ -61,6 +61,9 @@ class TrainingLoop:
             t.echo(f"resume: training continues at step {self.result.steps} (epoch "
                    f"{self.epoch + 1}, batch {self.batch + 1})")
         forward = self.world.wrap(t.model)
+        shared = getattr(t.model, "shared_reads", None)
+        if shared is not None:
+            shared.gather()      # models sharing a backbone start their loops together
         self.clock = time.perf_counter() - self.seconds_before   # counts the time before a resume
         t.model.train()
         bar = tqdm(total=self.steps_total, initial=self.result.steps, desc="train",
