@@ -18,6 +18,22 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+def chosen_figures(text: str, known) -> list:
+    """The figures a `--figures a,b` argument names, in its order; SystemExit on unknown ones."""
+    figures = [f for f in text.split(",") if f]
+    unknown = sorted(set(figures) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    return figures
+
+
+def start(ctx) -> None:
+    """The first record of every figure run: the machine, quick or not, when."""
+    from datetime import datetime, timezone
+    ctx.emit({"figure": "machine", **measure.machine(), "quick": ctx.quick,
+              "utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")})
+
+
 @dataclass
 class Context:
     quick: bool = False

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -33,7 +32,7 @@ import torch
 from promptdsl.data.collator import IGNORE
 
 from . import measure
-from .context import Context
+from .context import Context, chosen_figures, start
 from .handwritten import position_ids
 
 TASK_FILE = Path(__file__).resolve().parent.parent / "tasks" / "e2e.prompt"
@@ -196,12 +195,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     ctx = Context(quick=args.quick, device_name=args.device, threads=args.threads)
-    figures = [f for f in args.figures.split(",") if f]
-    unknown = sorted(set(figures) - {"training", "generate"})
-    if unknown:
-        raise SystemExit(f"unknown figure(s): {', '.join(unknown)}; known: training, generate")
-    ctx.emit({"figure": "machine", **measure.machine(), "quick": ctx.quick,
-              "utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")})
+    figures = chosen_figures(args.figures, ("training", "generate"))
+    start(ctx)
     if "training" in figures:
         for name in TRAINING_TASKS:
             training_figure(ctx, name, count=1 if ctx.quick else 4,

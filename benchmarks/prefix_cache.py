@@ -33,13 +33,12 @@ import copy
 import json
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from . import measure
-from .context import Context
+from .context import Context, chosen_figures, start
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 SHARED_FILE = TASKS / "sst2_shared.prompt"
@@ -324,12 +323,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     ctx = Context(quick=args.quick, device_name=args.device, threads=args.threads)
-    figures = [f for f in args.figures.split(",") if f]
-    unknown = sorted(set(figures) - set(FIGURES))
-    if unknown:
-        raise SystemExit(f"unknown figure(s): {', '.join(unknown)}; known: {', '.join(FIGURES)}")
-    ctx.emit({"figure": "machine", **measure.machine(), "quick": ctx.quick,
-              "utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")})
+    figures = chosen_figures(args.figures, FIGURES)
+    start(ctx)
     with tempfile.TemporaryDirectory(prefix="prefix_cache-", dir=ctx.workdir) as root:
         ctx.scratch_root = root
         run_figures(ctx, figures, args.demonstrations)
