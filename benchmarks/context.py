@@ -18,6 +18,17 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+def benchmark_parser(module: str, description: str, quick: str):
+    """The argument parser every `python -m benchmarks.X` starts from: --quick (`quick` says
+    what it shrinks), --device, --threads; each benchmark adds its own options."""
+    import argparse
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{module}", description=description)
+    p.add_argument("--quick", action="store_true", help=quick)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    return p
+
+
 def chosen_figures(text: str, known) -> list:
     """The figures a `--figures a,b` argument names, in its order; SystemExit on unknown ones."""
     figures = [f for f in text.split(",") if f]

@@ -32,7 +32,7 @@ import torch
 from promptdsl.data.collator import IGNORE
 
 from . import measure
-from .context import Context, chosen_figures, start
+from .context import Context, benchmark_parser, chosen_figures, start
 from .handwritten import position_ids
 
 TASK_FILE = Path(__file__).resolve().parent.parent / "tasks" / "e2e.prompt"
@@ -179,11 +179,8 @@ def generation_figure(ctx, test_rows: int, batch_size: int, repeats: int,
 # ---------------------------------------------------------------- command
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.generation",
-                                description="generation figures on E2E (benchmarks/NOTES.md)")
-    p.add_argument("--quick", action="store_true", help="few batches, inputs and repeats")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p = benchmark_parser("generation", "generation figures on E2E (benchmarks/NOTES.md)",
+                         "few batches, inputs and repeats")
     p.add_argument("--figures", default="training,generate",
                    help="which figures to run (default: training,generate)")
     p.add_argument("--batch-size", type=int, default=32, help="generate: the batched size")

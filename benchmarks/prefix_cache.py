@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from . import measure
-from .context import Context, chosen_figures, start
+from .context import Context, benchmark_parser, chosen_figures, start
 
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 SHARED_FILE = TASKS / "sst2_shared.prompt"
@@ -307,11 +307,8 @@ def mixture_figure(ctx, overrides: dict) -> list:
 # ---------------------------------------------------------------- command
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.prefix_cache",
-                                description="shared-computation figures (benchmarks/NOTES.md)")
-    p.add_argument("--quick", action="store_true", help="few rows, epochs and repeats")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p = benchmark_parser("prefix_cache", "shared-computation figures (benchmarks/NOTES.md)",
+                         "few rows, epochs and repeats")
     p.add_argument("--figures", default="epoch,icl,sweep",
                    help=f"which figures to run, of {','.join(FIGURES)} (default: "
                         "epoch,icl,sweep; mixture is long: run it on its own)")

@@ -15,20 +15,16 @@ import time
 from pathlib import Path
 from datetime import datetime, timezone
 
-from .context import Context  # noqa: F401 (re-exported for the figures)
+from .context import Context, benchmark_parser  # noqa: F401 (Context re-exported for the figures)
 
 FIGURES = ("data_path", "overhead", "compare")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run",
-                                description="promptdsl benchmark suite (docs/benchmarks.md)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny models and few steps (CI smoke: checks that it runs)")
+    p = benchmark_parser("run", "promptdsl benchmark suite (docs/benchmarks.md)",
+                         "tiny models and few steps (CI smoke: checks that it runs)")
     p.add_argument("--data", help="folder with SST-2 train.tsv and dev.tsv "
                    "(default: the repo's tasks/data/sst2)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--models", default="", help="comma-separated model names to keep")
     p.add_argument("--methods", default="", help="comma-separated methods for figure 1")
     p.add_argument("--compare-methods", default="",
