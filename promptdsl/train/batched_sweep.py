@@ -19,7 +19,7 @@ from ..model.prefix_cache import has_dropout
 from ..model.shared import SharedBackbone, sharing
 from .distributed import world
 from .seeding import resolve_device
-from .threads import run_as_members, sharing_problem
+from .threads import BACKBONE_FIELDS, run_as_members, sharing_problem
 
 
 def sharing_reason(runs: list) -> str | None:
@@ -31,10 +31,9 @@ def sharing_reason(runs: list) -> str | None:
     if world().enabled:
         return "several processes (torchrun) share each point instead"
     first = tasks[0]
-    for key, read in (("model", lambda t: t["model"]),
-                      ("trust_remote_code", lambda t: bool(t.get("trust_remote_code"))),
-                      ("train.device", lambda t: t["train"]["device"]),
-                      ("train.precision", lambda t: t["train"]["precision"])):
+    # training runs on each task's own train.device (prediction is given one device)
+    fields = {**BACKBONE_FIELDS, "train.device": lambda task: task["train"]["device"]}
+    for key, read in fields.items():
         if any(read(task) != read(first) for task in tasks[1:]):
             return f"the points differ in `{key}`, which the backbone sees"
     for task in tasks:

@@ -19,7 +19,7 @@ from .inference import (load_for_inference, predict_encoded, predict_table, pred
                         template_fields)
 from .predictions import prediction_table
 from .seeding import resolve_device
-from .threads import run_as_members, sharing_problem
+from .threads import BACKBONE_FIELDS, backbone_key, run_as_members, sharing_problem
 
 
 @dataclass
@@ -75,12 +75,6 @@ def alone_reason(checkpoint: Checkpoint) -> str | None:
         return "its model cannot be inspected"    # loading it alone reports why
 
 
-def backbone_key(task: dict) -> tuple:
-    """What checkpoints sharing one pass must agree on: the backbone, and the autocast the
-    joined read runs under (it is the reading thread's)."""
-    return task["model"], bool(task.get("trust_remote_code", False)), task["train"]["precision"]
-
-
 def plan_passes(checkpoints: list) -> tuple:
     """([groups of checkpoints sharing one pass], {name: why it runs alone})."""
     reasons = {c.name: alone_reason(c) for c in checkpoints}
@@ -90,8 +84,10 @@ def plan_passes(checkpoints: list) -> tuple:
             groups.setdefault(backbone_key(checkpoint.task), []).append(checkpoint)
     for key, group in groups.items():
         if len(group) == 1:
-            reasons[group[0].name] = (f"no other checkpoint shares its model `{key[0]}` with "
-                                      f"train.precision {key[2]}")
+            same = ", ".join(f"{name} {value}" for name, value in
+                             zip(list(BACKBONE_FIELDS)[1:], key[1:]))
+            reasons[group[0].name] = (f"no other checkpoint shares its model `{key[0]}` "
+                                      f"with {same}")
     return [g for g in groups.values() if len(g) > 1], \
         {name: reason for name, reason in reasons.items() if reason is not None}
 

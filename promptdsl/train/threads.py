@@ -7,6 +7,20 @@ import threading
 from . import interrupt
 
 
+# what the backbone sees of a task, besides its rows: models sharing one loaded backbone (and
+# one autocast: a joined read runs under the reading thread's) must agree on all of it
+BACKBONE_FIELDS = {
+    "model": lambda task: task["model"],
+    "trust_remote_code": lambda task: bool(task.get("trust_remote_code", False)),
+    "train.precision": lambda task: task["train"]["precision"],
+}
+
+
+def backbone_key(task: dict) -> tuple:
+    """The BACKBONE_FIELDS values of `task`, in order: equal keys can share a backbone."""
+    return tuple(read(task) for read in BACKBONE_FIELDS.values())
+
+
 def sharing_problem(task: dict) -> tuple:
     """(why a model of `task` cannot join others on one backbone, or None; the model built on
     the meta device, from which that was read, or None): generation decodes on its own, a
