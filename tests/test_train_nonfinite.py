@@ -79,3 +79,23 @@ def test_a_diverging_run_exits_2_without_a_summary(tmp_path, tiny_model_dir):
     assert "diverged" in result.output or "NaN" in result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_a_learning_rate_past_float32_is_a_located_error(tmp_path, tiny_model_dir):
+    """AdamW's first step divides the rate by (1 - beta1): above ~3.4e37 it overflowed float32
+    with a traceback (`value cannot be converted to type float`); now check refuses it."""
+    data = tiny.write_tsv(tmp_path, ROWS, name="train.tsv")
+    prompt = tmp_path / "t.prompt"
+    prompt.write_text(f'''task t {{
+  model: "{tiny_model_dir("bert")}"
+  data {{ train: "{data}"  test: "{data}" }}
+  template: "{{sentence}} It was [MASK] ."
+  verbalizer {{ "0": "terrible"  "1": "great" }}
+  method finetune {{ }}
+  train {{ learning_rate: 1e38  device: cpu }}
+}}''', encoding="utf-8")
+    result = CliRunner().invoke(main, ["train", str(prompt), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "t.prompt:7:" in result.output and "`train.learning_rate` must be at most" in \
+        result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
