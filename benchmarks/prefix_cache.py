@@ -83,7 +83,9 @@ def max_abs(a: torch.Tensor, b: torch.Tensor) -> float:
 # ---------------------------------------------------------------- epoch
 
 class EpochRunner:
-    """One model trained epoch by epoch as the TrainingLoop trains it (its step, AdamW)."""
+    """One model trained epoch by epoch with the TrainingLoop's batches, loss and
+    `model.backward`, and an AdamW step (no clipping or schedule: timing needs epochs one at a
+    time, and both candidates do the same work)."""
 
     def __init__(self, ctx, task: dict):
         from promptdsl.train.build import build_model
