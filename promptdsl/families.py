@@ -57,12 +57,14 @@ class Family:
     def has_decoder(self) -> bool:
         return self.reads == DECODER
 
-    def placement_error(self, pieces: list[dict]) -> str | None:
+    def placement_error(self, pieces: list[dict], filled: bool = False) -> str | None:
         """Why the template's mask placement is illegal for this family, or None when it is
         fine. A masked LM reads `[MASK]` anywhere, a seq2seq model predicts it in the decoder
         (anywhere in the encoder input); a next-token reader predicts the token after the
-        input, so it has one mask and it must be the last piece (only whitespace may follow)."""
-        if not self.reads_next_token:
+        input, so it has one mask and it must be the last piece (only whitespace may follow).
+        `filled`: the verbalizer scores each label's filled sequence (rules over several
+        masks), so a next-token reader takes masks anywhere too."""
+        if not self.reads_next_token or filled:
             return None
         masks = [i for i, p in enumerate(pieces) if p.get("type") == "mask"]
         if not masks:
@@ -146,9 +148,9 @@ def get(family: "str | Family") -> Family:
             from None
 
 
-def mask_placement_error(family: str, pieces: list[dict]) -> str | None:
-    """`get(family).placement_error(pieces)` (for callers that hold a family name)."""
-    return get(family).placement_error(pieces)
+def mask_placement_error(family: str, pieces: list[dict], filled: bool = False) -> str | None:
+    """`get(family).placement_error(pieces, filled)` (for callers that hold a family name)."""
+    return get(family).placement_error(pieces, filled)
 
 
 # architecture class names that carry a language-model head (the Auto classes' own suffixes)

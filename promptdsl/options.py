@@ -158,13 +158,23 @@ class CalibrateOptions:
 
 @dataclasses.dataclass
 class VerbalizerOptions(CalibrateOptions):
-    """The options every verbalizer kind that reads the mask accepts (the base
+    """The options every verbalizer kind that reads label words accepts (the base
     `promptdsl.model.Verbalizer` reads them). A kind with options of its own subclasses this
     dataclass and adds fields; a kind that scores whole words (generation) uses
-    `CalibrateOptions`."""
+    `CalibrateOptions`; a kind that reads only the mask's own position (hidden states,
+    learned weights per word) uses `AtMaskOptions`."""
+    multi_token: typing.Literal["mean", "first", "max", "sequence"] = option(
+        "mean", "how a label word split into several tokens is scored: mean, first or max of "
+                "its tokens at the mask; sequence: its full log-probability as the "
+                "continuation of the prompt (causal and seq2seq models)")
+
+
+@dataclasses.dataclass
+class AtMaskOptions(CalibrateOptions):
+    """`VerbalizerOptions` for a kind that reads the mask's position only (no `sequence`)."""
     multi_token: typing.Literal["mean", "first", "max"] = option(
-        "mean", "how a label word split into several tokens is scored")
+        "mean", "how a label word split into several tokens is scored at the mask")
 
 
 __all__ = ["option", "schema_of", "typed", "field_schema", "OptionError", "VerbalizerOptions",
-           "CalibrateOptions"]
+           "CalibrateOptions", "AtMaskOptions"]

@@ -9,8 +9,6 @@ words. Training is the usual cross-entropy over the label scores.
 """
 from __future__ import annotations
 
-import torch
-
 from promptdsl import VerbalizerSpec
 from promptdsl.errors import ModelError
 # the whole word is scored, so `multi_token` does not apply: only `calibrate`
@@ -23,7 +21,7 @@ def build(context):
 
     class SequenceVerbalizer(Verbalizer):
         Options = GenerationOptions
-        reads_sequences = True
+        end_of_sequence = True
 
         def __init__(self, context):
             if not context.model.family_rules.generates:
@@ -32,16 +30,12 @@ def build(context):
                                  f"`{context.model_name}` is {context.family}")
             super().__init__(context)
             flat_words = [w for words in self.words for w in words]
-            flat, lengths = answer_token_ids(context.tokenizer, context.family, flat_words,
-                                             context.mask_space)
-            self.sequences = (flat, lengths)
+            self._sequences = answer_token_ids(context.tokenizer, context.family, flat_words,
+                                               context.mask_space)
 
-        def sequence_scores(self, model, batch) -> torch.Tensor:
-            return model.sequence_log_probs(batch, *self.sequences)
-
-        def project(self, mask_logits, mask_hidden):
-            raise ModelError("verbalizer generation reads whole sequences, not the mask's "
-                             "logits: score rows through the model")
+        @property
+        def sequences(self) -> tuple:
+            return self._sequences
 
     return SequenceVerbalizer(context)
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from promptdsl import VerbalizerSpec
-from promptdsl.options import VerbalizerOptions, option
+from promptdsl.options import AtMaskOptions, option
 
 
 @dataclass
-class KnowledgeableOptions(VerbalizerOptions):
+class KnowledgeableOptions(AtMaskOptions):
     expand: str | None = option(
         None, "a word-list file (one line per label in label order, words separated by commas; "
               "path relative to the .prompt file) or the name of a knowledge-source plugin "

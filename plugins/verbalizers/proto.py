@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptdsl import VerbalizerSpec
-from promptdsl.options import VerbalizerOptions, option
+from promptdsl.options import AtMaskOptions, option
 
 
 @dataclass
-class ProtoOptions(VerbalizerOptions):
+class ProtoOptions(AtMaskOptions):
     temperature: float = option(0.1, "scores are cosine similarities divided by this",
                                 exclusiveMinimum=0)
     words_weight: float = option(0.0, "add this times the label words' scores (0: prototypes "

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from promptdsl import VerbalizerSpec
-from promptdsl.options import VerbalizerOptions, option
+from promptdsl.options import AtMaskOptions, option
 
 
 @dataclass
-class SoftOptions(VerbalizerOptions):
+class SoftOptions(AtMaskOptions):
     init: Literal["words", "random"] = option(
         "words", "words: start from the mean output embedding of each label's words")
 

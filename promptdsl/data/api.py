@@ -35,6 +35,13 @@ def _pieces(model) -> list:
     return pieces
 
 
+def reads_every_mask(task: dict) -> bool:
+    """Whether the task's verbalizer reads every mask of the template: its label words are
+    tagged with their masks (PTR's rules, `e1 "word"`)."""
+    labels = (task.get("verbalizer") or {}).get("labels") or ()
+    return any("masks" in entry for entry in labels)
+
+
 def renderer_for(model, pieces: list | None = None) -> Renderer:
     """The model's Renderer, built once per template state (methods may prepend soft tokens);
     with `pieces`, the Renderer of those pieces instead of the template's, with every other
@@ -52,7 +59,8 @@ def renderer_for(model, pieces: list | None = None) -> Renderer:
                     label_column=(task.get("data") or {}).get("label"),
                     mask_name=(task.get("verbalizer") or {}).get("mask"),
                     decoder_start_token_id=getattr(config, "decoder_start_token_id", None),
-                    target_pieces=None if target is None else target["pieces"])
+                    target_pieces=None if target is None else target["pieces"],
+                    read_masks=reads_every_mask(task))
     pieces = _pieces(model) if pieces is None else pieces
     key = json.dumps([pieces, settings, model.family, id(model.tokenizer)], sort_keys=True,
                      default=str)
@@ -74,6 +82,7 @@ def _renderer_key(renderer: Renderer, require_labels: bool) -> dict:
     return {"pieces": renderer.pieces, "family": renderer.family,
             "max_length": renderer.max_length, "labels": renderer.labels,
             "label_column": renderer.label_column, "mask": renderer.mask_name,
+            "read_masks": renderer.read_masks,
             "decoder": renderer.decoder_input_ids, "require_labels": require_labels,
             "target": None if renderer.target is None else
             [renderer.target.pieces, renderer.target.lead, renderer.target.end],

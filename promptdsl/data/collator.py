@@ -30,7 +30,7 @@ def collate(features: Features, indices=None) -> dict:
     """The batch of rows `indices` (any order; the batch keeps it; None: every row).
 
     Keys: input_ids, attention_mask, soft_ids, mask_pos, labels (when the split has labels),
-    decoder_input_ids (seq2seq)."""
+    decoder_input_ids (seq2seq), mask_positions [B, masks] (Features with `masks_rel`)."""
     indices = np.arange(len(features)) if indices is None else np.asarray(indices, np.int64)
     starts = features.offsets[indices]
     lengths = features.offsets[indices + 1] - starts
@@ -50,6 +50,10 @@ def collate(features: Features, indices=None) -> dict:
         prefix = torch.tensor(features.decoder_input_ids, dtype=torch.long)
         batch["decoder_input_ids"] = prefix.expand(len(indices), -1).contiguous()
         batch["mask_pos"] = torch.full((len(indices),), len(prefix) - 1, dtype=torch.long)
+    if features.masks_rel is not None:      # a verbalizer that reads several masks
+        shift = (width - lengths if left else np.zeros_like(lengths))[:, None]
+        batch["mask_positions"] = torch.from_numpy(
+            np.ascontiguousarray(features.masks_rel[indices] + shift, dtype=np.int64))
     if features.labels is not None:
         batch["labels"] = torch.from_numpy(features.labels[indices])
     if features.has_targets:
@@ -113,7 +117,7 @@ def collate_many(features: Features, batches: list) -> list:
     if not batches:
         return []
     sizes = np.fromiter(map(len, batches), dtype=np.int64, count=len(batches))
-    if sizes.min() == 0 or features.has_targets:
+    if sizes.min() == 0 or features.has_targets or features.masks_rel is not None:
         return [collate(features, b) for b in batches]
     rows = np.concatenate([np.asarray(b, np.int64) for b in batches])
     starts = features.offsets[rows]

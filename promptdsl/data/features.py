@@ -29,6 +29,9 @@ class Features:
     - `target_ids` / `target_offsets`: a generation task's target tokens per row (row i's are
       `target_ids[target_offsets[i]:target_offsets[i+1]]`, ending with the end of sequence), or
       None (see `promptdsl.data.targets`).
+    - `masks_rel`: [rows, masks] where each mask of the template stands in the row, in template
+      order, for a verbalizer that reads several masks (None otherwise): the mask token's
+      position, or where its words go when the mask is not in the input (causal).
     """
     ids: np.ndarray
     soft: np.ndarray
@@ -45,6 +48,7 @@ class Features:
     meta: dict = field(default_factory=dict)
     target_ids: np.ndarray | None = None
     target_offsets: np.ndarray | None = None
+    masks_rel: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -112,7 +116,8 @@ class Features:
                        self.mask_rel[indices],
                        None if self.labels is None else self.labels[indices],
                        self.lines[indices], self.path, self.family, self.pad_id,
-                       self.decoder_input_ids, self.mask_space, dict(self.meta))
+                       self.decoder_input_ids, self.mask_space, dict(self.meta),
+                       masks_rel=None if self.masks_rel is None else self.masks_rel[indices])
         if self.has_targets:
             out.set_targets(*self.targets_of(indices))
         return out
@@ -125,7 +130,7 @@ class Features:
 
     # -- (de)serialisation for the cache: arrays as tensors, the rest as JSON metadata
     _ARRAYS = ("ids", "soft", "flags", "offsets", "mask_rel", "labels", "lines", "target_ids",
-               "target_offsets")
+               "target_offsets", "masks_rel")
 
     def to_arrays(self) -> tuple:
         arrays = {k: np.ascontiguousarray(getattr(self, k)) for k in self._ARRAYS

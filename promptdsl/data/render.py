@@ -81,17 +81,22 @@ class Renderer:
     def __init__(self, tokenizer, pieces: list, family: str, *, max_length: int | None = None,
                  labels: list | None = None, label_column: str | None = None,
                  mask_name: str | None = None, decoder_start_token_id: int | None = None,
-                 target_pieces: list | None = None):
+                 target_pieces: list | None = None, read_masks: bool = False):
         self.family_rules = families.get(family)
         self.tokenizer, self.family, self.max_length = tokenizer, self.family_rules.name, max_length
         self.pieces = [dict(p) for p in pieces]
         self.labels = [str(x) for x in labels] if labels is not None else None
         self.label_column, self.mask_name = label_column, mask_name
+        self.read_masks = read_masks
         self.pad_id = tokens.pad_id(tokenizer)
         self.space = tokens.leading_space_matters(tokenizer)
         self.steps, self.n_soft = self._compile()
         self.fields = [s.field for s in self.steps if s.kind == "field"]
         self.read_step = self._read_step()
+        # every mask in template order (`read_masks`: a verbalizer reads them all, PTR)
+        self.mask_steps = [i for i, s in enumerate(self.steps) if s.mask is not None]
+        self.mask_names = [self.steps[i].mask for i in self.mask_steps]
+        self.mask_spaces = [self.steps[i].lead_space for i in self.mask_steps]
         # label words get a leading space iff the read mask follows whitespace
         self.mask_space = self.steps[self.read_step].lead_space if self.read_step is not None \
             else True
@@ -102,7 +107,7 @@ class Renderer:
     # ------------------------------------------------------------------ compile the template
     def _compile(self):
         rules = self.family_rules
-        problem = rules.placement_error(self.pieces)
+        problem = rules.placement_error(self.pieces, filled=self.read_masks)
         if problem:
             raise ModelError(problem)
         masks = [p for p in self.pieces if p["type"] == "mask"]
@@ -287,10 +292,14 @@ class Renderer:
             mask_rel = row_len - 1  # the last real token predicts what comes next
         else:
             mask_rel = starts[:, self.read_step] - offsets[:-1]
+        masks_rel = None
+        if self.read_masks:
+            masks_rel = np.ascontiguousarray(starts[:, self.mask_steps] - offsets[:-1, None])
         return Features(ids=ids, soft=soft, flags=flags, offsets=offsets, mask_rel=mask_rel,
                         labels=labels, lines=np.asarray(table.lines, np.int64), path=table.path,
                         family=self.family, pad_id=self.pad_id,
-                        decoder_input_ids=self.decoder_input_ids, mask_space=self.mask_space)
+                        decoder_input_ids=self.decoder_input_ids, mask_space=self.mask_space,
+                        masks_rel=masks_rel)
 
 
 def as_table(rows, fields: list) -> Table:

@@ -40,6 +40,11 @@ class Built:
     def generation(self) -> bool:
         return generates(self.ir, self.unparsed)
 
+    def prompt_templates(self) -> list:
+        """(name, Template) for every template the model reads (not the target)."""
+        return [(k, t) for k, t in self.templates.items()
+                if k != "target" and not (k == "template" and self.ir["templates"])]
+
 
 def base_dir(span) -> Path:
     """Relative paths resolve against the folder of the file that wrote them."""
@@ -344,24 +349,44 @@ class TaskBuilder:
             else:
                 self.where.add(("verbalizer", "labels", len(labels)), entry.key_span,
                                entry.value.span)
-                labels.append({"label": entry.key, "words": self._words(entry)})
+                labels.append({"label": entry.key, **self._words(entry, spec)})
         if spec is not None:
             options = self._options(options, spec.schema, ("verbalizer", "options"),
                                     f"verbalizer `{kind}`")
         return {"kind": kind, "mask": mask, "labels": labels, "options": options}
 
-    def _words(self, entry: ast.Field) -> list:
+    def _words(self, entry: ast.Field, spec) -> dict:
+        """{"words": [...]} of a label, plus "masks" (the mask each word is for) when the
+        kind reads several masks: its words are tagged, `e1 "word"`."""
         items = entry.value.items if isinstance(entry.value, ast.ListV) else [entry.value]
-        words = []
+        tagged = bool(spec and spec.reads_masks)
+        words, masks = [], []
         for item in items:
-            if isinstance(item, ast.Str) and item.value.strip():
-                words.append(item.value)
+            value = item.value if tagged and isinstance(item, ast.Tagged) else item
+            if isinstance(value, ast.Str) and value.value.strip() and \
+                    tagged == isinstance(item, ast.Tagged):
+                words.append(value.value)
+                if tagged:
+                    masks.append(item.tag)
+            elif tagged and not isinstance(item, ast.Tagged) and isinstance(item, ast.Str):
+                self.error(item.span, "untagged-word", f"verbalizer `{spec.name}` reads several "
+                           "masks: say which mask each word is for",
+                           f'write `{entry.key_raw or entry.key}: e1 "word", rel "word"` with '
+                           "the names of the template's `[MASK:name]` slots")
+            elif isinstance(item, ast.Tagged) and not tagged:
+                self.error(item.span, "tagged-word", "a word tagged with a mask (`e1 \"word\"`) "
+                           "is for a verbalizer that reads several masks",
+                           "use `verbalizer rules { … }` (PTR), or write plain words: "
+                           f'`{entry.key_raw or entry.key}: "word", "other"`')
             else:
                 self.error(item.span, "invalid-label-word", "label words are non-empty quoted "
-                           "strings", f'write `{entry.key_raw or entry.key}: "word", "other"`; '
-                           "if this was meant as an option, this verbalizer kind does not "
-                           f"declare `{entry.key}`")
-        return words
+                           "strings" + (" (tagged with their mask: `e1 \"word\"`)" if tagged
+                                        else ""),
+                           f'write `{entry.key_raw or entry.key}: ' +
+                           ('e1 "word", rel "word"`' if tagged else '"word", "other"`; '
+                            "if this was meant as an option, this verbalizer kind does not "
+                            f"declare `{entry.key}`"))
+        return {"words": words, "masks": masks} if tagged else {"words": words}
 
     # ---- methods -----------------------------------------------------------------------
     def _methods(self, blocks: list) -> list:

@@ -6,24 +6,26 @@ does not train."""
 from __future__ import annotations
 
 from ..diagnostics import WARNING, Diagnostic, suggestion_hint
-from ..families import MLM, family_of_config, lm_head_problem, mask_placement_error
+from ..families import MLM, SEQ2SEQ, family_of_config, lm_head_problem, mask_placement_error
 from ..syntax import ast
 from .build import Built
 from .data_checks import Tables, data_checks
 from .generation_checks import generation_checks
 from .model_config import model_config
+from .rule_checks import reads_masks, rule_checks
 
 
 def semantic_checks(built: Built, registry, tables: Tables | None = None) -> list[Diagnostic]:
     """`tables`: the data files read so far in this check (each file is read once)."""
     out: list[Diagnostic] = []
     out += _needs_head(built)
-    out += _masks(built)
+    out += rule_checks(built, registry) if reads_masks(built, registry) else _masks(built)
     out += _labels_without_words(built)
     out += generation_checks(built, registry)
     out += data_checks(built, registry, tables or Tables())
     out += _family(built, registry)
     out += _composition(built, registry)
+    out += _search_slots(built, registry)
     out += _soft_without_training(built, registry)
     out += _splits(built, registry)
     out += _remote_code(built)
@@ -38,12 +40,6 @@ def _remote_code(built: Built) -> list:
                           "run; only for models you trust",
                           "leave it out unless the model needs its own code and you have read it",
                           severity=WARNING)]
-
-
-def _prompt_templates(built: Built) -> list:
-    """(name, Template) for every template the model reads (not the target)."""
-    return [(k, t) for k, t in built.templates.items()
-            if k != "target" and not (k == "template" and built.ir["templates"])]
 
 
 def _needs_head(built: Built) -> list:
@@ -67,7 +63,7 @@ def _masks(built: Built) -> list:
     verbalizer = built.ir["verbalizer"]
     bound = verbalizer["mask"] if verbalizer else None
     generation = built.generation
-    for name, template in _prompt_templates(built):
+    for name, template in built.prompt_templates():
         masks = [(p, s) for p, s in zip(template.pieces, template.spans) if p["type"] == "mask"]
         names = [p["name"] for p, _ in masks if p["name"]]
         if bound is not None:
@@ -142,8 +138,9 @@ def _family(built: Built, registry) -> list:
                               "one token and cannot generate a `target`",
                               "use a causal or seq2seq model (GPT-2, Llama, T5, …)")]
     out = _verbalizer_family(built, registry, family)
-    for name, template in _prompt_templates(built):
-        why = mask_placement_error(family, template.pieces)
+    filled = reads_masks(built, registry)
+    for name, template in built.prompt_templates():
+        why = mask_placement_error(family, template.pieces, filled)
         if why:
             masks = [s for p, s in zip(template.pieces, template.spans) if p["type"] == "mask"]
             out.append(Diagnostic.at(masks[-1] if masks else template.span, "mask-placement",
@@ -155,33 +152,72 @@ def _family(built: Built, registry) -> list:
 
 
 def _verbalizer_family(built: Built, registry, family: str) -> list:
-    """A verbalizer kind that scores label words as generated text on a masked LM."""
+    """What a verbalizer asks of the model family: label words scored as generated text (a
+    kind that `needs_generation`, or `multi_token: sequence`) need a causal or seq2seq model;
+    rules over several masks need a masked or causal one."""
     verbalizer, block = built.ir["verbalizer"], built.verbalizer_block
     spec = registry.verbalizers.get(verbalizer["kind"]) if verbalizer else None
-    if spec is None or not spec.needs_generation or family != MLM:
+    if spec is None:
         return []
     span = block.kind_span if block is not None and block.kind_span else built.where.fallback
-    return [Diagnostic.at(span, "generation-model",
-                          f"verbalizer `{spec.name}` scores label words as generated text, and "
-                          f"model `{built.ir['model']}` is a masked LM",
-                          "use a causal or seq2seq model, or the `manual` verbalizer")]
+    model = built.ir["model"]
+    if spec.needs_generation and family == MLM:
+        return [Diagnostic.at(span, "generation-model",
+                              f"verbalizer `{spec.name}` scores label words as generated text, "
+                              f"and model `{model}` is a masked LM",
+                              "use a causal or seq2seq model, or the `manual` verbalizer")]
+    if verbalizer["options"].get("multi_token") == "sequence" and family == MLM and \
+            not spec.reads_masks:
+        return [Diagnostic.at(built.where.value(("verbalizer", "options", "multi_token")),
+                              "generation-model", f"`multi_token: sequence` scores each label "
+                              f"word as a continuation, and model `{model}` is a masked LM",
+                              "use `mean`, `first` or `max` (read at the one mask), or a causal "
+                              "or seq2seq model")]
+    if spec.reads_masks and family == SEQ2SEQ:
+        return [Diagnostic.at(span, "rules-model",
+                              f"verbalizer `{spec.name}` reads several masks on masked and "
+                              f"causal models; model `{model}` is seq2seq, which it does not "
+                              "read yet", "use a masked LM (all masks in one pass) or a causal "
+                              "LM (each label's filled sequence scored)")]
+    return []
 
 
 def _composition(built: Built, registry) -> list:
     """A method that trains nothing (its spec says `trains=False`: it evaluates, or runs its
-    own pipeline) stands alone: there is nothing for another method to adapt."""
+    own pipeline) stands alone: there is nothing for another method to adapt. So does a
+    template search: what it finds is a task file that other methods then train."""
     methods = built.ir["methods"]
     specs = [registry.methods.get(m["name"]) for m in methods]
-    alone = next((spec for spec in specs if spec is not None and not spec.trains), None)
+    alone = next((spec for spec in specs if spec is not None and
+                  (not spec.trains or spec.searches_template)), None)
     if alone is None or len(methods) < 2:
         return []
     others = [m["name"] for m in methods if m["name"] != alone.name]
+    what = "searches the template (its found.prompt is what other methods train)" \
+        if alone.searches_template else "evaluates only (it trains nothing)"
     return [Diagnostic.at(built.where.value(("methods", index)), "method-composition",
-                          f"method `{alone.name}` evaluates only (it trains nothing), so it "
-                          f"cannot be combined with {_named(others)}",
+                          f"method `{alone.name}` {what}, so it cannot be combined with "
+                          f"{_named(others)}",
                           f"keep `method {alone.name} {{ }}` alone, or drop it to train with "
                           f"{_named(others)}")
             for index in range(1, len(methods))]
+
+
+def _search_slots(built: Built, registry) -> list:
+    """A template search turns the template's soft tokens into words: it needs some."""
+    out = []
+    for index, method in enumerate(built.ir["methods"]):
+        spec = registry.methods.get(method["name"])
+        if spec is None or not spec.searches_template:
+            continue
+        for name, template in built.prompt_templates():
+            if not any(p["type"] == "soft" for p in template.pieces):
+                out.append(Diagnostic.at(
+                    built.where.value(("methods", index)), "no-search-slot",
+                    f"method `{spec.name}` searches words for the template's soft tokens, and "
+                    f"template `{name}` has none",
+                    "mark where the words go: `{sentence} <soft*4> [MASK]`"))
+    return out
 
 
 def _named(names: list) -> str:
@@ -192,7 +228,7 @@ def _soft_without_training(built: Built, registry) -> list:
     methods = [registry.methods.get(m["name"]) for m in built.ir["methods"]]
     if not methods or any(m is None or m.trains for m in methods):
         return []
-    for _, template in _prompt_templates(built):
+    for _, template in built.prompt_templates():
         for piece, span in zip(template.pieces, template.spans):
             if piece["type"] == "soft":
                 names = ", ".join(m.name for m in methods)

@@ -209,7 +209,9 @@ def ir_schema(registry=None) -> dict:
             "labels": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False, "required": ["label", "words"],
                 "properties": {"label": {"type": "string"},
-                               "words": {"type": "array", "items": {"type": "string"}}}}},
+                               "words": {"type": "array", "items": {"type": "string"}},
+                               # the mask each word is for (`e1 "word"`: a rules verbalizer)
+                               "masks": {"type": "array", "items": {"type": "string"}}}}},
             "options": {"type": "object"}},
         **_by_name("kind", reg.verbalizers, "options")}
     return _top_level(method, verbalizer)

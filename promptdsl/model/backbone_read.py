@@ -32,13 +32,20 @@ class Read:
     fixed: torch.Tensor | None   # [B] leading real tokens no trainable piece reaches (None: 0)
     rows: torch.Tensor           # [N] the pairs to read
     positions: torch.Tensor      # [N]
+    # (group [B], length [G]): rows of a group begin with the same `length` real tokens
+    heads: tuple | None = None
 
 
 def run_read(model, read: Read) -> tuple:
     """(logits [N, V], hidden [N, H]) at the read's (row, position) pairs."""
-    if read.fixed is not None and read.fixed.numel() and int(read.fixed.max()) >= MIN_FIXED \
-            and prefix_cache.deterministic(model.backbone) and model.cache_plan().enabled:
+    stored = read.fixed is not None and read.fixed.numel() and \
+        int(read.fixed.max()) >= MIN_FIXED and prefix_cache.deterministic(model.backbone) and \
+        model.cache_plan().enabled
+    if stored:      # kept across batches and epochs, and shared by a read's repeated rows
         return _cached(model, read)
+    if read.heads is not None and int(read.heads[1].max()) >= MIN_FIXED and \
+            prefix_cache.runs_after_past(model):
+        return _shared_heads(model, read)
     return _project(model, read.kwargs, read.rows, read.positions)
 
 
@@ -84,17 +91,24 @@ def _cached(model, read: Read) -> tuple:
     """The cached path, in slices of rows whose laid-out past fits PAST_BYTES (a joined read
     of many models, or a mixture's K copies of each row, would otherwise lay out the same
     beginnings many times over at once)."""
-    rows = read.input_ids.shape[0]
     per_row = _past_bytes_per_row(model, read)
     step = max(1, PAST_BYTES // max(1, per_row))
+    return _in_slices(read, step, lambda part, start, stop: _cached_rows(model, part))
+
+
+def _in_slices(read: Read, step: int, run) -> tuple:
+    """`run(part, start, stop)` over the read's rows in slices of `step` (the whole read when
+    it fits), the pairs' logits and hidden states put back in the read's order."""
+    rows = read.input_ids.shape[0]
     if rows <= step:
-        return _cached_rows(model, read)
+        return run(read, 0, rows)
     logits = hidden = None
     for start in range(0, rows, step):
-        pairs = ((read.rows >= start) & (read.rows < start + step)).nonzero().flatten()
+        stop = min(rows, start + step)
+        pairs = ((read.rows >= start) & (read.rows < stop)).nonzero().flatten()
         if not len(pairs):
             continue
-        part_logits, part_hidden = _cached_rows(model, _slice(read, start, start + step, pairs))
+        part_logits, part_hidden = run(_slice(read, start, stop, pairs), start, stop)
         if logits is None:
             logits = part_logits.new_empty((len(read.rows), part_logits.shape[1]))
             hidden = part_hidden.new_empty((len(read.rows), part_hidden.shape[1]))
@@ -140,8 +154,17 @@ def _cached_rows(model, read: Read) -> tuple:
     if not any(used):           # nothing to take from the cache: one plain call
         return _project(model, kwargs, read.rows, read.positions)
     past, past_mask = _layout(entries, used)
+    store.reused_tokens += sum(n for k, n in zip(keys, used) if k in hits)
+    return _after_past(model, read, past, past_mask, torch.tensor(used, device=lengths.device))
+
+
+def _after_past(model, read: Read, past, past_mask, used) -> tuple:
+    """The read with each row's first `used` real tokens given as `past` (their key/value
+    states, left-padded, `past_mask`): only the last columns, every row's rest, run."""
+    kwargs, mask = read.kwargs, read.kwargs["attention_mask"]
+    lengths, width = mask.sum(1), mask.shape[1]
     # the suffix window: the last columns holding every row's own rest
-    rest = lengths - torch.tensor(used, device=lengths.device)
+    rest = lengths - used
     window = int(rest.max())
     cut = width - window
     cols = torch.arange(window, device=mask.device)
@@ -153,8 +176,42 @@ def _cached_rows(model, read: Read) -> tuple:
                                           (mask[:, cut:].bool() & own).to(mask.dtype)], 1)
     suffix["cache"] = _as_cache(past, model)
     suffix["use_cache"] = True
-    store.reused_tokens += sum(n for k, n in zip(keys, used) if k in hits)
     return _project(model, suffix, read.rows, read.positions - cut)
+
+
+# ---------------------------------------------------------------- candidates of one prompt
+def _shared_heads(model, read: Read) -> tuple:
+    """Rows that begin alike (a prompt's candidates) run their common beginning once per
+    group, with gradients (soft tokens, LoRA … train through it), then each row its rest."""
+    group, head = read.heads
+    kwargs = read.kwargs
+    mask = kwargs["attention_mask"]
+    rows, width = mask.shape
+    device = mask.device
+    group, head = group.to(device), head.to(device)
+    starts = width - mask.sum(1)
+    first = torch.full((len(head),), rows, device=device, dtype=torch.long).scatter_reduce(
+        0, group, torch.arange(rows, device=device), "amin")
+    span = int(head.max())
+    cols = torch.arange(span, device=device)
+    valid = cols[None, :] >= (span - head)[:, None]                  # [G, span] right-aligned
+    source = (starts[first][:, None] + head[:, None] - span + cols[None, :]).clamp(min=0)
+    embeds = kwargs["inputs_embeds"][first[:, None], source]
+    head_mask = valid.long()
+    cache = _as_cache(None, model)
+    base_model = model._read_module() or model.backbone
+    base_model(inputs_embeds=embeds, attention_mask=head_mask,
+               position_ids=(head_mask.cumsum(1) - 1).clamp(min=0), cache=cache, use_cache=True)
+    past = torch.stack([torch.stack([k, v]) for k, v in _layers(cache)])  # [L, 2, G, h, span, d]
+    # each row gets its group's past laid out: in slices of PAST_BYTES (19 classes of a batch
+    # of 32 rows would lay out the same beginnings 608 times at once)
+    step = max(1, PAST_BYTES // max(1, span * _kv_bytes_per_token(model)))
+
+    def run(part, start, stop):
+        members = group[start:stop]
+        return _after_past(model, part, past.index_select(2, members), head_mask[members],
+                           head[members])
+    return _in_slices(read, step, run)
 
 
 def _entries(model, store, keys: list, training: bool) -> tuple:

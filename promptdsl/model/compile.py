@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .. import families
+from ..data.api import reads_every_mask
 from ..errors import ModelError, PluginError
 from ..registry import get_registry
 from .backbone import check_max_length, load_backbone
@@ -31,12 +32,17 @@ def build_verbalizer(model: PromptModel):
     if spec is None:
         raise PluginError(f"unknown verbalizer kind `{spec_ir['kind']}`; known kinds: "
                           f"{', '.join(sorted(kinds)) or '(none loaded)'}")
+    renderer = model.renderer()
+    tagged = spec.reads_masks
     context = VerbalizerContext(
         task=model.task, spec=spec_ir, options=dict(spec_ir["options"]),
         labels=[entry["label"] for entry in spec_ir["labels"]],
         words=[list(entry["words"]) for entry in spec_ir["labels"]],
         tokenizer=model.tokenizer, backbone=model.backbone, family=model.family,
-        model_name=model.task["model"], mask_space=model.renderer().mask_space, model=model)
+        model_name=model.task["model"], mask_space=renderer.mask_space, model=model,
+        word_masks=[list(entry.get("masks") or ()) for entry in spec_ir["labels"]]
+        if tagged else None,
+        template_masks=tuple(renderer.mask_names), mask_spaces=tuple(renderer.mask_spaces))
     return spec.build(context)
 
 
@@ -51,7 +57,7 @@ def assemble(task: dict, tokenizer, backbone, family: str) -> PromptModel:
         raise ModelError("the verbalizer has no labels")
     template_ir = task["template"]
     template = CompiledTemplate(template_ir["text"], template_ir["pieces"], tokenizer,
-                                family, task["model"])
+                                family, task["model"], filled=reads_every_mask(task))
     embeddings = backbone.get_input_embeddings().weight
     soft_prompt = SoftPrompt(embeddings.shape[1], dtype=embeddings.dtype,
                              device=embeddings.device)

@@ -86,6 +86,18 @@ def plan(model) -> CachePlan:
     return CachePlan(True)
 
 
+def runs_after_past(model) -> bool:
+    """Whether a read may give the beginning of its rows as key/value states computed apart
+    (a causal LM whose backbone call no method edits, with attention that takes a left-padded
+    past): what the cache, and candidates sharing their prompt, need."""
+    rules = model.family_rules
+    if not rules.reads_next_token or rules.has_decoder or model.backbone_kwargs_hooks or \
+            getattr(model, "prefix_cache_blockers", None):
+        return False
+    config = model.hf_model().config
+    return plain_layers(config) and getattr(config, "_attn_implementation", None) in ATTENTION
+
+
 def plain_layers(config) -> bool:
     """Whether every layer of the model's cache keeps all its keys and values (no sliding
     window, no linear attention): what laying cached rows out as a past needs."""

@@ -148,15 +148,30 @@ class PromptModel(nn.Module):
         return self.read_at(batch, torch.arange(positions.shape[0], device=positions.device),
                             positions)
 
-    def read_at(self, batch: dict, rows: torch.Tensor, positions: torch.Tensor) -> tuple:
+    def read_masks(self, batch: dict) -> tuple:
+        """(logits [B, M, V], hidden [B, M, H]) at every mask of the template (a verbalizer
+        that reads several masks; the batch's `mask_positions`), in one backbone pass."""
+        positions = batch.get("mask_positions")
+        if positions is None:
+            raise ModelError("the batch has no mask positions: encode the rows with a "
+                             "verbalizer that reads every mask")
+        rows, masks = positions.shape
+        pairs = torch.arange(rows, device=positions.device).repeat_interleave(masks)
+        logits, hidden = self.read_at(batch, pairs, positions.reshape(-1))
+        return logits.view(rows, masks, -1), hidden.view(rows, masks, -1)
+
+    def read_at(self, batch: dict, rows: torch.Tensor, positions: torch.Tensor,
+                heads=None) -> tuple:
         """(logits [N, V], hidden [N, H]) at the N (row, position) pairs of the batch (of the
         decoder's sequence for seq2seq): the LM head runs on those positions only. On a causal
         LM each row's fixed beginning comes from the prefix cache when `cache_plan()` allows
         (promptdsl.model.prefix_cache); models sharing a backbone in one process
-        (`shared_reads`) run their reads together."""
+        (`shared_reads`) run their reads together. `heads` (group [B], length [G]): rows of
+        one group begin with the same `length` tokens, which may run once for the group (the
+        candidates of one prompt, `promptdsl.model.filled`)."""
         from .backbone_read import Read, run_read
         read = Read(self.backbone_kwargs(batch), batch["input_ids"],
-                    self.fixed_lengths(batch, rows, positions), rows, positions)
+                    self.fixed_lengths(batch, rows, positions), rows, positions, heads)
         if self.shared_reads is not None:
             return self.shared_reads.read(self, read)
         return run_read(self, read)
@@ -216,10 +231,15 @@ class PromptModel(nn.Module):
     def sequence_log_probs(self, batch: dict, flat, lengths) -> torch.Tensor:
         """[B, S]: the log-probability of each of S token sequences (the flat ids `flat`,
         `lengths[s]` of them for sequence s) continuing each row's prompt: the sequence as a
-        teacher-forced target (causal: after the prompt; seq2seq: after the decoder prefix),
-        its tokens' log-probabilities summed. Every (row, sequence) pair runs in one pass."""
-        from ..data.collator import append_targets
+        teacher-forced target (causal: after the prompt, which runs once for all sequences;
+        seq2seq: after the decoder prefix), its tokens' log-probabilities summed. Every (row,
+        sequence) pair runs in one pass."""
+        from .filled import Fills, filled_log_probs
         rows, count = batch["input_ids"].shape[0], len(lengths)
+        if not self.family_rules.has_decoder:
+            end = torch.full((rows, 1), batch["input_ids"].shape[1], dtype=torch.long)
+            return filled_log_probs(self, batch, Fills.at_end(flat, lengths), end)
+        from ..data.collator import append_targets
         keep = ("input_ids", "attention_mask", "soft_ids", "mask_pos", "decoder_input_ids",
                 "prompt_index")
         expanded = {k: batch[k].repeat_interleave(count, 0) for k in keep if k in batch}
@@ -228,6 +248,16 @@ class PromptModel(nn.Module):
         pair, losses = self.target_losses(expanded)
         sums = losses.new_zeros(rows * count).index_add_(0, pair.to(losses.device), losses)
         return -sums.view(rows, count)
+
+    def filled_log_probs(self, batch: dict, words: list) -> torch.Tensor:
+        """[B, C]: on a causal LM, each row with candidate c's words put in at the template's
+        masks (`words[c][m]`: token ids for mask m, template order; the batch's
+        `mask_positions`), scored as the sum of those words' log-probabilities (PTR's rules)."""
+        from .filled import Fills, filled_log_probs
+        if "mask_positions" not in batch:
+            raise ModelError("filled sequences need the batch's mask positions: encode the "
+                             "rows with a verbalizer that reads every mask")
+        return filled_log_probs(self, batch, Fills.of(words), batch["mask_positions"])
 
     def word_scores(self, batch: dict) -> torch.Tensor:
         """[B, W] one score per label word of a verbalizer that `reads_sequences`: each word's
@@ -243,6 +273,8 @@ class PromptModel(nn.Module):
         read_batch = batch if prompt_set is None else prompt_set.expand(batch)
         if getattr(self.verbalizer, "reads_sequences", False):
             scores = self.verbalizer.from_word_scores(self.word_scores(read_batch))
+        elif getattr(self.verbalizer, "reads_masks", False):
+            scores = self.verbalizer(*self.read_masks(read_batch))
         else:
             scores = self.verbalizer(*self.read(read_batch))
         if prompt_set is not None:

@@ -18,9 +18,11 @@ VOCAB, RANDOM = "vocab", "random"
 
 
 class CompiledTemplate:
-    def __init__(self, text: str, pieces: list, tokenizer, family: str, model_name: str = ""):
+    def __init__(self, text: str, pieces: list, tokenizer, family: str, model_name: str = "",
+                 filled: bool = False):
         self.text, self.tokenizer, self.family = text, tokenizer, family
-        problem = mask_placement_error(family, pieces)
+        # filled: the verbalizer puts each label's words in at the masks (PTR's rules)
+        problem = mask_placement_error(family, pieces, filled)
         if problem:
             raise ModelError(f"model `{model_name}` is {family}: {problem}")
         if not any(p.get("type") == "mask" for p in pieces):

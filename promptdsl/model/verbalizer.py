@@ -3,7 +3,9 @@
 The pipeline of every kind (after OpenPrompt / KPT):
     project    vocabulary log-probabilities at the mask -> one score per label word [B, W]
                (a word of several tokens: `multi_token` mean | first | max of its tokens'
-               log-probabilities, all read at the one mask position)
+               log-probabilities, all read at the one mask position; `sequence`: instead of
+               reading the mask, each word's full log-probability as the continuation of the
+               prompt, `sequence_scores`, on causal and seq2seq models)
     normalize  -> a distribution over all label words (softmax over the W words)
     calibrate  -> divided by the words' probability on calibration inputs, renormalized
     aggregate  -> [B, L]: the mean log-probability of each label's words
@@ -18,10 +20,11 @@ from dataclasses import dataclass, fields
 import torch
 from torch import nn
 
+from .. import families
 from ..errors import ModelError
 from ..options import VerbalizerOptions, typed
 
-MULTI_TOKEN = ("mean", "first", "max")
+MULTI_TOKEN = ("mean", "first", "max", "sequence")
 EPS = 1e-15
 
 
@@ -35,6 +38,9 @@ class VerbalizerContext:
     - `tokenizer`, `backbone` (the HF model), `family`, `model_name`.
     - `mask_space`: whether the template has whitespace before the read [MASK] (label words are
       then tokenized with a leading space where the tokenizer cares).
+    - `word_masks`, `template_masks`, `mask_spaces`: for a kind that reads several masks
+      (PTR's rules, words tagged `e1 "word"`): each label's words' masks, the template's mask
+      names in order, and whether each mask follows whitespace.
     - `model`: the PromptModel being built (its verbalizer is not set yet): for kinds that need
       to run the model while building (e.g. label-word search), `model.encode`/`collate` and
       `model.read(batch)` work already.
@@ -50,6 +56,11 @@ class VerbalizerContext:
     model_name: str
     mask_space: bool
     model: object = None
+    # a kind that reads several masks (`reads_masks`): the mask each label word is for (per
+    # label, in word order), the template's masks in order, whether each follows whitespace
+    word_masks: list | None = None
+    template_masks: tuple = ()
+    mask_spaces: tuple = ()
 
     @property
     def hidden_size(self) -> int:
@@ -66,12 +77,14 @@ class VerbalizerContext:
     def input_embeddings(self) -> torch.Tensor:
         return self.backbone.get_input_embeddings().weight
 
-    def word_token_ids(self, words: list) -> list:
+    def word_token_ids(self, words: list, space: bool | None = None) -> list:
         """Token ids of each word as the model predicts it at the mask (leading-space rule of
-        internals §2). ModelError naming the word and the model for a word the tokenizer can only
-        represent as unknown tokens (or not at all)."""
+        internals §2; `space`: whether that mask follows whitespace, default the read mask's).
+        ModelError naming the word and the model for a word the tokenizer can only represent
+        as unknown tokens (or not at all)."""
         from ..data.tokens import label_word_ids
-        ids = label_word_ids(self.tokenizer, list(words), self.mask_space)
+        ids = label_word_ids(self.tokenizer, list(words),
+                             self.mask_space if space is None else space)
         unk = getattr(self.tokenizer, "unk_token_id", None)
         for word, token_ids in zip(words, ids):
             if not token_ids or all(t == unk for t in token_ids):
@@ -80,6 +93,17 @@ class VerbalizerContext:
                     f"`{self.model_name}` (it becomes {'nothing' if not token_ids else 'unknown tokens'}); "
                     "choose another word")
         return ids
+
+
+def pool_tokens(per_token: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
+    """[B, W, K] log-probabilities of each word's K tokens (`mask` [W, K] marks the real ones)
+    -> [B, W] one score per word: `multi_token` first | max | mean."""
+    if how == "first":
+        return per_token[:, :, 0]
+    mask = mask.unsqueeze(0)
+    if how == "max":
+        return per_token.masked_fill(~mask, float("-inf")).amax(dim=-1)
+    return (per_token * mask).sum(-1) / mask.sum(-1)
 
 
 class Verbalizer(nn.Module):
@@ -91,17 +115,27 @@ class Verbalizer(nn.Module):
     `self.options` (or `self.read_options(context)` before calling this constructor)."""
 
     Options = VerbalizerOptions
+    # a kind that scores its words as generated text (generation) sets this: the words are
+    # read as sequences that end with the end of sequence, and it has no multi_token option
+    end_of_sequence = False
 
     def __init__(self, context: VerbalizerContext, words: list | None = None):
         super().__init__()
         self.options = self.read_options(context)
         self.labels = list(context.labels)
-        # a kind that reads whole sequences (generation) has no multi_token option
-        self.multi_token = getattr(self.options, "multi_token", "mean")
+        self.multi_token = getattr(self.options, "multi_token",
+                                   "sequence" if self.end_of_sequence else "mean")
         if self.multi_token not in MULTI_TOKEN:
             raise ModelError(f"multi_token must be one of {', '.join(MULTI_TOKEN)}, "
                              f"not {self.multi_token!r}")
-        self.calibration_mode = self.options.calibrate or "none"
+        # True: words are scored as continuations of the prompt (PromptModel.forward asks
+        # `sequence_scores` instead of reading the mask)
+        self.reads_sequences = self.multi_token == "sequence"
+        if self.reads_sequences and not families.get(context.family).generates:
+            raise ModelError(f"`multi_token: sequence` scores each label word as the "
+                             f"continuation of the prompt, which needs a causal or seq2seq "
+                             f"model; model `{context.model_name}` is {context.family}")
+        self.calibration_mode = getattr(self.options, "calibrate", None) or "none"
         self.words: list = []
         self.set_words(context, context.words if words is None else words)
         # ones = no change until measured; persistent so a checkpoint keeps the measurement
@@ -145,17 +179,27 @@ class Verbalizer(nn.Module):
     def num_labels(self) -> int:
         return len(self.labels)
 
+    # ---------------------------------------------------------------- sequences
+    @property
+    def sequences(self) -> tuple:
+        """(flat ids, per-word lengths) of the label words as continuations of the prompt (the
+        word tables' tokens; a kind with `end_of_sequence` overrides this)."""
+        mask = self.word_mask.cpu()
+        return self.word_ids.cpu()[mask].tolist(), mask.sum(1).tolist()
+
+    def sequence_scores(self, model, batch: dict) -> torch.Tensor:
+        """[B, W]: each word's log-probability as the continuation of each row's prompt, all
+        (row, word) pairs in one pass (the prompt runs once for all words)."""
+        return model.sequence_log_probs(batch, *self.sequences)
+
     # ---------------------------------------------------------------- the four steps
     def project(self, mask_logits: torch.Tensor, mask_hidden: torch.Tensor) -> torch.Tensor:
         """[B, V] logits at the mask -> [B, W] one log-probability-like score per word."""
+        if self.reads_sequences:
+            raise ModelError("this verbalizer reads whole sequences, not the mask's logits: "
+                             "score rows through the model")
         logp = torch.log_softmax(mask_logits.float(), dim=-1)
-        per_token = logp[:, self.word_ids]                       # [B, W, K]
-        if self.multi_token == "first":
-            return per_token[:, :, 0]
-        mask = self.word_mask.unsqueeze(0)
-        if self.multi_token == "max":
-            return per_token.masked_fill(~mask, float("-inf")).amax(dim=-1)
-        return (per_token * mask).sum(-1) / mask.sum(-1)
+        return pool_tokens(logp[:, self.word_ids], self.word_mask, self.multi_token)
 
     def normalize(self, word_scores: torch.Tensor) -> torch.Tensor:
         """[B, W] scores -> [B, W] probabilities over the label words."""
