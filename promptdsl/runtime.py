@@ -25,15 +25,24 @@ Training and results:
     make_optimizer(model, train_config, device), make_schedule(optimizer, train_config, steps)
     save_checkpoint(model, folder), load_checkpoint(folder), Ensemble, write_tsv(path, header, rows),
     write_safetensors(tensors, path) (atomic, with the run files' permissions)
+
+What a search found, as a task file (docs/plugins.md):
+    write_found(task, directory, template=None, words=None, drop_methods=(), note="")
+                                          -> directory/found.prompt, checked clean
+    task_source(task, name=None, base_dir=None) -> the .prompt text of a task IR
+    template_text(pieces)                 -> the template source of template pieces
 """
 from __future__ import annotations
 
 from .model.ensemble import Ensemble
 from .model.generation import Decoding, decoding_of, generate_texts
 from .model.rows import label_scores, map_rows, score_rows
+from .ir.source import SourceError, task_source
+from .syntax.template import template_text
 from .train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .train.metrics import compute_metrics, compute_text_metrics
 from .train.rundir import write_safetensors, write_tsv
+from .train.found import FoundError, write_found
 from .train.runner import RunContext
 from .train.trainer import (EvalResult, Trainer, TrainResult, make_optimizer, make_schedule,
                             result_from_logits, total_steps)
@@ -42,4 +51,5 @@ __all__ = ["map_rows", "label_scores", "score_rows", "generate_texts", "Decoding
            "decoding_of", "compute_text_metrics", "RunContext", "Trainer", "TrainResult",
            "EvalResult", "result_from_logits", "compute_metrics", "make_optimizer",
            "make_schedule", "total_steps", "save_checkpoint", "load_checkpoint",
-           "CheckpointError", "Ensemble", "write_tsv", "write_safetensors"]
+           "CheckpointError", "Ensemble", "write_tsv", "write_safetensors", "write_found",
+           "FoundError", "task_source", "SourceError", "template_text"]

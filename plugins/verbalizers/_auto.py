@@ -1,9 +1,12 @@
 """The automatic verbalizer: label words searched on the labelled train rows (PETAL's
 likelihood ratio, see `_search`). Before the search (or without train data) the label words
 given in the block are used as seeds, cycled to `words_per_label` words per label. The found
-words are single tokens; they replace the seeds in the persistent word tables.
+words are single tokens; they replace the seeds in the persistent word tables, and a run writes
+them into its run directory's found.prompt (a manual verbalizer, docs/search.md).
 """
 from __future__ import annotations
+
+import time
 
 import torch
 
@@ -51,6 +54,21 @@ class AutoVerbalizer(Verbalizer):
         self.set_found([[int(candidates[i]) for i in picks] for picks in found])
         context.echo("verbalizer auto: " + "; ".join(
             f"{label}: {', '.join(words)}" for label, words in zip(self.labels, self.words)))
+        self.hand_found(context, len(train))
+
+    def hand_found(self, context, rows: int) -> None:
+        """The found words to the run, which writes them as found.prompt (a manual verbalizer);
+        nothing outside a run, or when a label is left without any word."""
+        empty = [str(label) for label, words in zip(self.labels, self.words) if not words]
+        if empty:
+            context.echo(f"verbalizer auto: no found.prompt, no word for {', '.join(empty)}")
+            return
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        context.write_found(
+            words={str(label): words for label, words in zip(self.labels, self.words)},
+            note=f"label words found by `verbalizer auto` (PETAL likelihood ratio) on {rows} "
+                 f"train rows, {when}\nfrom task `{context.task['name']}` of "
+                 f"{context.task.get('file')}")
 
     def candidate_ids(self, ranked: torch.Tensor) -> torch.Tensor:
         """The `candidates` most likely tokens that are whole words at the mask."""

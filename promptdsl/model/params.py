@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..syntax.template import piece_text, soft_text
+from ..syntax.template import soft_text
+from ..syntax.template import template_text as source_text
 
 
 @dataclass
@@ -130,7 +131,7 @@ def nothing_shared(task: dict, pieces: list) -> str:
 
 def template_text(pieces: list) -> str:
     """Pieces written back as template text (newlines as `\\n`, for one line of output)."""
-    return "".join(piece_text(p) for p in pieces).replace("\n", "\\n")
+    return source_text(pieces).replace("\n", "\\n")
 
 
 def piece_counts(pieces: list) -> str:

@@ -69,11 +69,16 @@ def parse_template(literal: ast.Str, src: Source) -> tuple[Template | None, list
     return Template(text, pieces, spans, literal.span), diagnostics
 
 
+def template_text(pieces: list) -> str:
+    """The template source of `pieces`: what parses back to them."""
+    return "".join(piece_text(p) for p in pieces)
+
+
 def piece_text(piece: dict) -> str:
-    """One piece as a template writes it (a text piece as it is)."""
+    """One piece as a template writes it (literal braces doubled)."""
     kind = piece["type"]
     if kind == "text":
-        return piece["text"]
+        return piece["text"].replace("{", "{{").replace("}", "}}")
     if kind == "field":
         return "{" + "|".join([piece["name"], *piece.get("filters", [])]) + "}"
     if kind == "soft":

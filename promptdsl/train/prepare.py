@@ -37,12 +37,22 @@ class PrepareContext:
       CPU, in row order. Reduce inside `fn` (e.g. to label-word probabilities) to keep memory
       small.
     - `label_indices(table)`: [N] label index of each row of a labelled Table.
+    - `write_found(words=…, template=…, note=…)`: hand what a search found to the run, which
+      writes `task` with it as `found.prompt` in its run directory
+      (`promptdsl.runtime.write_found`); False, and nothing written, outside a run.
     """
     task: dict
     model: object
     train: object = None
     unlabeled: object = None
     echo: object = field(default=print)
+    found: object = None          # the run's `fn(task, **write_found options)`, or None
+
+    def write_found(self, **options) -> bool:
+        if self.found is None:
+            return False
+        self.found(self.task, **options)
+        return True
 
     def map_mask(self, rows, fn) -> torch.Tensor:
         from ..model.rows import map_rows
@@ -55,9 +65,10 @@ class PrepareContext:
         return torch.as_tensor(label_indices(table, self.task["data"]["label"], labels))
 
 
-def prepare_model(model, *, train=None, unlabeled=None, echo=None) -> None:
-    """Run the prepare phase on `model` with the run's `train` / `unlabeled` Tables (or None)."""
-    context = PrepareContext(model.task, model, train, unlabeled, echo or print)
+def prepare_model(model, *, train=None, unlabeled=None, echo=None, found=None) -> None:
+    """Run the prepare phase on `model` with the run's `train` / `unlabeled` Tables (or None);
+    `found`: where `context.write_found` goes (a run's `RunContext.found`)."""
+    context = PrepareContext(model.task, model, train, unlabeled, echo or print, found)
     attach_demonstrations(model, train)
     verbalizer = model.verbalizer
     if hasattr(verbalizer, "prepare"):

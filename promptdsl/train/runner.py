@@ -52,6 +52,7 @@ class RunContext:
     _rundir: RunDir | None = None
     checkpoint_bytes: int | None = None
     states: RunStates | None = None     # the resumable training states of this run
+    _found: tuple | None = None         # (task, options) a prepare-phase search found
 
     @property
     def seed(self) -> int:
@@ -68,7 +69,23 @@ class RunContext:
             self._rundir = RunDir.create(self.run_path)
             self._rundir.write_task(self.task)
             self.echo(f"run directory: {self._rundir.path}")
+            self._write_found()
         return self._rundir
+
+    def found(self, task: dict, **options) -> None:
+        """`found.prompt` (`write_found(task, run directory, **options)`; `task`: the IR of
+        the model prepared), written once the run directory exists: it is created on the
+        first write, after the prepare phase."""
+        self._found = (task, options)
+        if self._rundir is not None:
+            self._write_found()
+
+    def _write_found(self) -> None:
+        if self._found is not None:
+            from .found import write_found
+            task, options = self._found
+            self._found = None
+            write_found(task, self._rundir.path, **options)
 
     def build_model(self, task: dict | None = None):
         """A fresh PromptModel (methods applied) of `task` (default: this run's), on the run's
@@ -81,7 +98,7 @@ class RunContext:
     def prepare(self, model) -> None:
         """The prepare phase (demonstrations, verbalizer set-up, calibration) on this run's data."""
         prepare_model(model, train=self.table("train"), unlabeled=self.table("unlabeled"),
-                      echo=self.echo)
+                      echo=self.echo, found=self.found)
 
     def table(self, split: str):
         """The read Table of `train | validation | test | unlabeled` (train few-shot sampled,
