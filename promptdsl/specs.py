@@ -66,6 +66,10 @@ class MethodSpec:
     # returns the names of the trainable tensors those files hold (see above).
     save: Optional[Callable[[Any, dict, Any], Optional[Iterable[str]]]] = None
     load: Optional[Callable[[Any, dict, Any], dict]] = None
+    # True: the method searches words for the template's soft tokens (a discrete template
+    # search with its own `run`); `promptc check` then requires soft tokens in the template
+    # and the method alone in the task
+    searches_template: bool = False
     options: Optional[type] = None           # a dataclass of options (promptdsl.options)
     origin: str = ""                         # filled by the registry: "package version"
 
@@ -90,6 +94,11 @@ class VerbalizerSpec:
     # True: the kind scores label words as generated text, so the model must be causal or
     # seq2seq (`promptc check` reports a masked LM at the kind)
     needs_generation: bool = False
+    # True: the kind reads several named masks (PTR's rules): every label's words are tagged
+    # with a mask, `e1 "word"`, one per mask of the template; on a causal model the masks may
+    # stand anywhere (each label's filled sequence is scored), on a masked LM all are read in
+    # one pass
+    reads_masks: bool = False
     origin: str = ""
 
     def __post_init__(self):
