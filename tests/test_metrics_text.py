@@ -107,7 +107,7 @@ def test_a_third_party_text_metric_is_computed():
     try:
         metrics = compute_text_metrics(["abcd"], [["ab", "abcdef"]], "length_ratio")
         assert metrics["length_ratio"] == 2.0
-        with pytest.raises(PluginError, match="label metric: accuracy, macro_f1, per_label_f1$"):
+        with pytest.raises(PluginError, match="label metric: accuracy, macro_f1, per_label_f1, relation_f1$"):
             compute_metrics(["a"], ["a"], ["a"], "length_ratio")
     finally:
         registry.reset()
@@ -121,7 +121,7 @@ def test_a_metric_of_the_other_kind_is_a_clear_error():
     with pytest.raises(PluginError) as error:
         compute_metrics(["a"], ["a"], ["a"], "bleu")
     assert str(error.value) == ("metric `bleu` compares texts; a classification task needs a "
-                                "label metric: accuracy, macro_f1, per_label_f1")
+                                "label metric: accuracy, macro_f1, per_label_f1, relation_f1")
     assert metric_spec("bleu").kind == "text"          # no kind asked: any metric
     with pytest.raises(PluginError, match="unknown metric `bleurt`"):
         metric_spec("bleurt", "text")
