@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from promptdsl.errors import ModelError
-from promptdsl.model import Verbalizer, pool_tokens
+from promptdsl.model import Verbalizer, pool_tokens, token_table
 
 from .rules import RulesOptions
 
@@ -36,12 +36,7 @@ class RuleVerbalizer(Verbalizer):
         # a causal LM fills the masks in: each class's sequence is scored
         self.reads_sequences = rules.reads_next_token
         for m, ids in enumerate(self.token_ids):
-            width = max(len(t) for t in ids)
-            table = torch.zeros(len(ids), width, dtype=torch.long)
-            mask = torch.zeros(len(ids), width, dtype=torch.bool)
-            for w, tokens in enumerate(ids):
-                table[w, :len(tokens)] = torch.tensor(tokens)
-                mask[w, :len(tokens)] = True
+            table, mask = token_table(ids)
             self.register_buffer(f"answer_ids_{m}", table.to(device), persistent=False)
             self.register_buffer(f"answer_mask_{m}", mask.to(device), persistent=False)
 

@@ -95,6 +95,17 @@ class VerbalizerContext:
         return ids
 
 
+def token_table(ids: list) -> tuple:
+    """(ids [W, K] padded with 0, mask [W, K]) of W token-id lists."""
+    width = max(len(t) for t in ids)
+    table = torch.zeros(len(ids), width, dtype=torch.long)
+    mask = torch.zeros(len(ids), width, dtype=torch.bool)
+    for w, tokens in enumerate(ids):
+        table[w, :len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        mask[w, :len(tokens)] = True
+    return table, mask
+
+
 def pool_tokens(per_token: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
     """[B, W, K] log-probabilities of each word's K tokens (`mask` [W, K] marks the real ones)
     -> [B, W] one score per word: `multi_token` first | max | mean."""
@@ -162,13 +173,7 @@ class Verbalizer(nn.Module):
                 raise ModelError(f"label {label!r} has no label words")
         flat = [w for label_words in words for w in label_words]
         owner = [i for i, label_words in enumerate(words) for _ in label_words]
-        ids = context.word_token_ids(flat)
-        width = max(len(t) for t in ids)
-        table = torch.zeros(len(ids), width, dtype=torch.long)
-        mask = torch.zeros(len(ids), width, dtype=torch.bool)
-        for w, token_ids in enumerate(ids):
-            table[w, :len(token_ids)] = torch.tensor(token_ids)
-            mask[w, :len(token_ids)] = True
+        table, mask = token_table(context.word_token_ids(flat))
         device = context.backbone.get_output_embeddings().weight.device
         self.words = [list(label_words) for label_words in words]
         self.register_buffer("word_ids", table.to(device), persistent=False)
