@@ -13,15 +13,13 @@ checkpoint size.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import random
 import statistics
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-TASKS = REPO / "tasks"
+from .task_runs import REPO, TASKS, run_task, sample_file
+
 OUT = REPO / "runs" / "bench-methods"
 # method -> (task file, task name)
 RUNS = {
@@ -38,34 +36,13 @@ RUNS = {
 
 def dev_sample(rows: int) -> Path:
     """A fixed random sample of the dev set (seed 0), written once under runs/."""
-    path = OUT / f"dev_sample{rows}.tsv"
-    if not path.is_file():
-        with open(TASKS / "data" / "sst2" / "dev.tsv", encoding="utf-8", newline="") as f:
-            reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-            header, *body = list(reader)
-        picked = sorted(random.Random(0).sample(range(len(body)), rows))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\",
-                                lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(body[i] for i in picked)
-    return path
+    return sample_file(TASKS / "data" / "sst2" / "dev.tsv", rows, OUT / f"dev_sample{rows}.tsv")
 
 
 def run_one(method: str, seed: int, overrides: dict, folder: Path) -> dict:
-    from promptdsl.api import load
-    from promptdsl.train.runner import train_task
     file, name = RUNS[method]
-    out = folder / f"{method}-seed{seed}"
-    if (out / "summary.json").is_file():
-        return json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    if out.exists():                         # an interrupted run: start it again
-        import shutil
-        shutil.rmtree(out)
-    task = load(str(TASKS / file), task=name, overrides={**overrides,
-                                                         "data.sample_seed": str(seed)})
-    return train_task(task, out=out, progress=False, echo=lambda *a, **k: None)
+    return run_task(TASKS / file, name, {**overrides, "data.sample_seed": str(seed)},
+                    folder / f"{method}-seed{seed}")
 
 
 def table(results: dict) -> str:
