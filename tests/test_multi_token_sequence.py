@@ -92,3 +92,31 @@ def test_sequence_label_scores_train(tiny_model_dir):
         after, last_loss = model.scores(rows), float(model(batch)["loss"])
     assert last_loss < first_loss - 0.05
     assert (after.argmax(-1) != before.argmax(-1)).any()
+
+
+@pytest.mark.parametrize("method", [{"name": "prompt_tuning", "options": {"length": 2}},
+                                    {"name": "lora", "options": {"r": 2, "dropout": 0.0}}])
+def test_seq2seq_encoder_runs_once_for_all_words(tiny_model_dir, method):
+    """The encoder's states of a row serve all its words (one encoder call per batch), and the
+    loss and gradients equal those of an encoder run for every (row, word) pair."""
+    task = sequence_task(tiny_model_dir("t5"), methods=[method])
+    shared, each = compile_task(task), compile_task(task)
+    each.load_state_dict(shared.state_dict())
+    each.backbone_kwargs_hooks.append(lambda batch, kwargs: None)   # no sharing: a hook edits
+    rows = [{"sentence": s, "label": label} for s, label in tiny.SST2_ROWS[:6]]
+    calls = []
+    encoder = shared.hf_model().get_encoder()
+    handle = encoder.register_forward_hook(lambda *a: calls.append(1))
+    results = []
+    for model in (shared, each):
+        model.zero_grad()
+        loss = model(model.collate(model.encode(rows, labels=True)))["loss"]
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()
+                                        if p.grad is not None}))
+    handle.remove()
+    assert len(calls) == 1
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5, rtol=0)
+    assert results[0][1].keys() == results[1][1].keys() and results[0][1]
+    for key, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][key], atol=1e-5, rtol=1e-4)

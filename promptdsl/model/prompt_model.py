@@ -232,8 +232,8 @@ class PromptModel(nn.Module):
         """[B, S]: the log-probability of each of S token sequences (the flat ids `flat`,
         `lengths[s]` of them for sequence s) continuing each row's prompt: the sequence as a
         teacher-forced target (causal: after the prompt, which runs once for all sequences;
-        seq2seq: after the decoder prefix), its tokens' log-probabilities summed. Every (row,
-        sequence) pair runs in one pass."""
+        seq2seq: after the decoder prefix, the encoder run once per row), its tokens'
+        log-probabilities summed. Every (row, sequence) pair runs in one pass."""
         from .filled import Fills, filled_log_probs
         rows, count = batch["input_ids"].shape[0], len(lengths)
         if not self.family_rules.has_decoder:
@@ -245,7 +245,17 @@ class PromptModel(nn.Module):
         expanded = {k: batch[k].repeat_interleave(count, 0) for k in keep if k in batch}
         append_targets(expanded, np.tile(np.asarray(flat, np.int64), rows),
                        np.tile(np.asarray(lengths, np.int64), rows), self.renderer().pad_id)
-        pair, losses = self.target_losses(expanded)
+        # the encoder's states of each row are the same for all its sequences: computed once
+        # (a method that edits the backbone call, or a shared backbone, reads them its way)
+        hook = None
+        if not self.backbone_kwargs_hooks and self.shared_reads is None:
+            hook = encoder_once(self, batch, count)
+            self.backbone_kwargs_hooks.append(hook)
+        try:
+            pair, losses = self.target_losses(expanded)
+        finally:
+            if hook is not None:
+                self.backbone_kwargs_hooks.remove(hook)
         sums = losses.new_zeros(rows * count).index_add_(0, pair.to(losses.device), losses)
         return -sums.view(rows, count)
 
@@ -326,6 +336,21 @@ class PromptModel(nn.Module):
                           self.verbalizer.state_dict(keep_vars=True).items()
                           if name not in dict(self.verbalizer.named_parameters())})
         return state
+
+
+def encoder_once(model: PromptModel, batch: dict, count: int):
+    """A backbone-kwargs hook that hands a seq2seq model the encoder states of `batch`'s rows,
+    computed here once, each repeated for the `count` rows of it in an expanded batch."""
+    from transformers.modeling_outputs import BaseModelOutput
+    kwargs = model.backbone_kwargs(batch)
+    encoder = model.hf_model().get_encoder()
+    states = encoder(inputs_embeds=kwargs["inputs_embeds"], attention_mask=kwargs["attention_mask"],
+                     return_dict=True).last_hidden_state.repeat_interleave(count, 0)
+
+    def hook(_batch, expanded_kwargs):
+        expanded_kwargs.pop("inputs_embeds", None)
+        expanded_kwargs["encoder_outputs"] = BaseModelOutput(last_hidden_state=states)
+    return hook
 
 
 def _without_labels(rows, column):
