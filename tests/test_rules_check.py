@@ -104,3 +104,17 @@ def test_multi_token_sequence_needs_a_model_that_continues_the_prompt(write):
     assert check([write(words, template="{sentence} [MASK]", kind="")]) == []
     codes = found(check([write(words, template="{sentence} [MASK]", kind="", model="mlm")]))
     assert codes == {"generation-model": (6, 18)}
+
+
+@pytest.mark.parametrize("answers", ['"x"', 'e1 3'])
+def test_an_invalid_answers_option_is_one_error_not_one_per_word(write, answers):
+    diags = [d for d in check([write(extra=f"    answers: {answers}\n")])
+             if d.severity == "error"]
+    assert [d.code for d in diags] == ["invalid-value"]
+    assert "tagged value" in diags[0].message or "string" in diags[0].message
+
+
+def test_an_invalid_word_is_reported_once(write):
+    rules = RULES.replace('e2 "container"', 'e2 3')
+    codes = [d.code for d in check([write(rules)]) if d.severity == "error"]
+    assert codes == ["invalid-label-word"]      # not also "gives no word for e2"

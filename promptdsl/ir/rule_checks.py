@@ -53,7 +53,7 @@ def rule_checks(built: Built, registry) -> list:
     seen = {}
     for field in fields:
         out += _rule(field, names, answers)
-        words = tuple(sorted((t, w) for t, w, _ in _tagged(field.value)))
+        words = tuple(sorted((t, w or "") for t, w, _ in _tagged(field.value)))
         if words and words in seen:
             out.append(Diagnostic.at(field.key_span, "identical-rules",
                                      f"label {field.key_raw or field.key} has the same words as "
@@ -99,16 +99,20 @@ def _label_fields(block, registry, kind: str) -> list:
 
 
 def _tagged(value) -> list:
-    """(tag, word, span) of the tagged words of a value (others were reported when built)."""
+    """(tag, word, span) of the tagged items of a value; the word is None when it is not a
+    non-empty string (reported when the IR was built)."""
     items = value.items if isinstance(value, ast.ListV) else [value]
-    return [(i.tag, i.value.value, i.span) for i in items
-            if isinstance(i, ast.Tagged) and isinstance(i.value, ast.Str)]
+    return [(i.tag, i.value.value if isinstance(i.value, ast.Str) and i.value.value.strip()
+             else None, i.span) for i in items if isinstance(i, ast.Tagged)]
 
 
 def _answers(block) -> list | None:
+    """The `answers` option's tagged words, or None when it gives none that are valid (its
+    schema error is reported; the rules are then checked as without it)."""
     for entry in (block.body if block else ()):
         if isinstance(entry, ast.Field) and not entry.quoted and entry.key == ANSWERS:
-            return _tagged(entry.value)
+            valid = [a for a in _tagged(entry.value) if a[1] is not None]
+            return valid or None
     return None
 
 
@@ -129,7 +133,7 @@ def _rule(field, names: list, answers: list | None) -> list:
                                      "a rule gives each mask exactly one word"))
         else:
             given[tag] = word
-            if answers is not None:
+            if answers is not None and word is not None:
                 allowed = [w for t, w, _ in answers if t == tag]
                 if word not in allowed:
                     out.append(Diagnostic.at(

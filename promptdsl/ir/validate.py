@@ -108,6 +108,9 @@ def schema_diagnostics(instance, schema: dict, where: Where, prefix: tuple = (),
                                  "integer": "an integer", "number": "a number",
                                  "string": "a string", "boolean": "true or false"}.get(w, w)
                                 for w in wanted)
+            if wanted == ["object"] and isinstance(err.schema, dict) and \
+                    err.schema.get("maxProperties") == 1:     # one tag and its value
+                words = 'a tagged value (`name "text"`)'
             message, hint = f"`{field}` must be {words}, not {got}", None
         elif kind == "enum":
             choices = [_name(c) for c in err.validator_value]
