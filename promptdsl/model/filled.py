@@ -6,8 +6,9 @@ template (PTR's rules, where the masks stand anywhere). Every (row, candidate) p
 row of a new left-padded batch — the row's tokens with the candidate's words put in — and the
 candidate's score is the sum of its words' log-probabilities, each token predicted from the
 position before it. All pairs run in one backbone read; the part of each row before its first
-insertion point is the same for all of its candidates, and is computed once
-(`backbone_read.shared_heads`).
+insertion point is the same for all of its candidates, and is computed once: all candidates of a
+row packed into one sequence (`packed`), or, where a backbone does not take that, one filled row
+per pair after the beginning's key/value states (`backbone_read._shared_heads`).
 """
 from __future__ import annotations
 
@@ -94,12 +95,8 @@ def filled_batch(batch: dict, fills: Fills, points: torch.Tensor, pad_id: int = 
     out["input_ids"][pair.reshape(-1), word_col.reshape(-1)] = gold.reshape(-1)
     if "attention_mask" in out:
         out["attention_mask"][pair.reshape(-1), word_col.reshape(-1)] = 1
-    for key in ("prompt_index", "labels"):
-        if key in batch:
-            out[key] = batch[key].repeat_interleave(count, 0)
-    # the model's own read position (the last column) is where the prompt ends in every row
-    out["mask_pos"] = torch.full((rows * count,), new_width - 1, dtype=torch.long,
-                                 device=device)
+    if "prompt_index" in batch:
+        out["prompt_index"] = batch["prompt_index"].repeat_interleave(count, 0)
     pair, word_col, gold = pair.reshape(-1), word_col.reshape(-1), gold.reshape(-1)
     return out, pair, word_col - 1, gold
 
@@ -147,6 +144,12 @@ def filled_rows_log_probs(model, batch: dict, fills: Fills, points: torch.Tensor
     grown, pair, positions, gold = filled_batch(batch, fills, points, model.renderer().pad_id)
     heads = first_points(points, batch["attention_mask"], count)
     logits, _ = model.read_at(grown, pair, positions, heads=heads)
+    return summed_log_probs(logits, gold, pair, rows, count)
+
+
+def summed_log_probs(logits, gold, pair, rows: int, count: int) -> torch.Tensor:
+    """[rows, count]: the log-probability of each read's `gold` token under its `logits`
+    [N, V], summed over the reads of each pair (`pair` [N] = row * count + candidate)."""
     logp = torch.log_softmax(logits.float(), dim=-1)
     token = logp.gather(1, gold.to(logp.device)[:, None]).squeeze(1)
     sums = token.new_zeros(rows * count).index_add_(0, pair.to(token.device), token)

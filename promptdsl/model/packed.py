@@ -37,18 +37,17 @@ def packed_batch(batch: dict, fills, points: torch.Tensor) -> tuple | None:
             return None
         seq = list(zip(real[:at[0]], real_soft[:at[0]], range(at[0]), [-1] * at[0]))
         for c in range(count):
-            before, position = at[0] - 1, at[0]       # the column predicting the next token
+            # the column whose prediction is the next token, and that token's position id
+            previous, position = at[0] - 1, at[0]
             for m in range(masks):
-                part = [(t, -1) for t in words[c][m]]
-                for k, (token, _) in enumerate(part):
-                    reads.append((b, before if k == 0 else len(seq) - 1, token, b * count + c))
+                for token in words[c][m]:
+                    reads.append((b, previous, token, b * count + c))
                     seq.append((token, -1, position, c))
-                    position += 1
+                    previous, position = len(seq) - 1, position + 1
                 if m + 1 < masks:                     # the row's text up to the next mask
                     for j in range(at[m], at[m + 1]):
                         seq.append((real[j], real_soft[j], position, c))
-                        position += 1
-                before = len(seq) - 1
+                        previous, position = len(seq) - 1, position + 1
         seqs.append(seq)
     length = max(len(s) for s in seqs)
     device = ids.device
@@ -90,6 +89,7 @@ def packed_log_probs(model, batch: dict, fills, points: torch.Tensor):
     """[B, C] as `filled.filled_log_probs`, in one packed backbone pass; None when the rows
     cannot be packed (nothing before the first insertion point)."""
     from .backbone_read import _project
+    from .filled import summed_log_probs
     made = packed_batch(batch, fills, points)
     if made is None:
         return None
@@ -98,8 +98,5 @@ def packed_log_probs(model, batch: dict, fills, points: torch.Tensor):
     kwargs["attention_mask"] = block_mask(packed["block"], kwargs["inputs_embeds"].dtype)
     kwargs["position_ids"] = packed["position_ids"]
     logits, _ = _project(model, kwargs, rows, columns)
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    token = logp.gather(1, gold[:, None]).squeeze(1)
-    count = fills.lengths.shape[0]
-    sums = token.new_zeros(batch["input_ids"].shape[0] * count).index_add_(0, pair, token)
-    return sums.view(-1, count)
+    return summed_log_probs(logits, gold, pair, batch["input_ids"].shape[0],
+                            fills.lengths.shape[0])
