@@ -57,15 +57,13 @@ def pristine_names(backbone) -> frozenset:
 def plan(model) -> CachePlan:
     """Whether `model`'s forward passes may take the fixed part of each row from the cache."""
     rules = model.family_rules
+    call = _call_problem(model)
     if not rules.reads_next_token or rules.has_decoder:
-        return CachePlan(False, f"a {rules.title} sees both sides of every position")
+        return CachePlan(False, call)
     if not train_option(model.task, "prefix_cache"):
         return CachePlan(False, "train.prefix_cache is false")
-    blocked = getattr(model, "prefix_cache_blockers", None)
-    if blocked:
-        return CachePlan(False, blocked[0])
-    if model.backbone_kwargs_hooks:
-        return CachePlan(False, "a method adds arguments to every backbone call")
+    if call:
+        return CachePlan(False, call)
     backbone = model.backbone
     names = {name for name, _ in backbone.named_parameters()}
     if names != pristine_names(backbone):
@@ -76,26 +74,41 @@ def plan(model) -> CachePlan:
         if name not in OWN_PARTS and name != "backbone" and \
                 any(True for _ in child.parameters()):
             return CachePlan(False, f"method module `{name}` may reach every position")
-    if not plain_layers(model.hf_model().config):
-        return CachePlan(False, "the model has sliding-window or other special attention "
-                         "layers, whose caches keep only part of a row")
-    implementation = getattr(model.hf_model().config, "_attn_implementation", None)
-    if implementation not in ATTENTION:
-        return CachePlan(False, f"attention implementation `{implementation}` (cached rows "
-                         f"need one of {', '.join(ATTENTION)})")
-    return CachePlan(True)
+    layout = _layout_problem(model.hf_model().config)
+    return CachePlan(False, layout) if layout else CachePlan(True)
 
 
 def runs_after_past(model) -> bool:
     """Whether a read may give the beginning of its rows as key/value states computed apart
     (a causal LM whose backbone call no method edits, with attention that takes a left-padded
     past): what the cache, and candidates sharing their prompt, need."""
+    return _call_problem(model) is None and _layout_problem(model.hf_model().config) is None
+
+
+def _call_problem(model) -> str | None:
+    """Why the backbone call cannot be split into a past and the rest: the family reads both
+    sides, or a method edits the call (its arguments, or a hook holding constants)."""
     rules = model.family_rules
-    if not rules.reads_next_token or rules.has_decoder or model.backbone_kwargs_hooks or \
-            getattr(model, "prefix_cache_blockers", None):
-        return False
-    config = model.hf_model().config
-    return plain_layers(config) and getattr(config, "_attn_implementation", None) in ATTENTION
+    if not rules.reads_next_token or rules.has_decoder:
+        return f"a {rules.title} sees both sides of every position"
+    blocked = getattr(model, "prefix_cache_blockers", None)
+    if blocked:
+        return blocked[0]
+    if model.backbone_kwargs_hooks:
+        return "a method adds arguments to every backbone call"
+    return None
+
+
+def _layout_problem(config) -> str | None:
+    """Why the model's attention cannot take a left-padded past laid out by rows."""
+    if not plain_layers(config):
+        return ("the model has sliding-window or other special attention layers, whose caches "
+                "keep only part of a row")
+    implementation = getattr(config, "_attn_implementation", None)
+    if implementation not in ATTENTION:
+        return (f"attention implementation `{implementation}` (cached rows need one of "
+                f"{', '.join(ATTENTION)})")
+    return None
 
 
 def plain_layers(config) -> bool:
