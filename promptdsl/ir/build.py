@@ -46,6 +46,17 @@ class Built:
                 if k != "target" and not (k == "template" and self.ir["templates"])]
 
 
+def declared_options(spec) -> set:
+    """The option names a verbalizer kind's schema declares (none for an unknown kind)."""
+    return set((spec.schema.get("properties") or {}) if spec else ())
+
+
+def is_label(entry: ast.Field, declared: set) -> bool:
+    """Whether a verbalizer field is a label: a quoted key always; a bare key unless it is
+    `mask` or one of the kind's options."""
+    return entry.quoted or (entry.key != "mask" and entry.key not in declared)
+
+
 def base_dir(span) -> Path:
     """Relative paths resolve against the folder of the file that wrote them."""
     if span.file.startswith("<"):
@@ -329,27 +340,27 @@ class TaskBuilder:
         if spec is None:
             self.error(kind_span, "unknown-verbalizer", f"unknown verbalizer kind `{kind}`",
                        suggestion_hint(kind, self.reg.verbalizers, "installed kinds"))
-        declared = set((spec.schema.get("properties") or {}) if spec else ())
+        declared = declared_options(spec)
         labels, options, mask = [], {}, None
         for entry in block.body:
             if isinstance(entry, ast.Block):
                 self.error(entry.name_span, "unexpected-block",
                            "a verbalizer holds `label: \"word\", …` and options, not blocks")
                 continue
-            if not entry.quoted and entry.key == "mask":
+            if is_label(entry, declared):
+                self.where.add(("verbalizer", "labels", len(labels)), entry.key_span,
+                               entry.value.span)
+                labels.append({"label": entry.key, **self._words(entry, spec)})
+            elif entry.key == "mask":
                 self.where.add(("verbalizer", "mask"), entry.key_span, entry.value.span)
                 mask = ast.plain(entry.value)
                 if not isinstance(mask, str):
                     self.error(entry.value.span, "invalid-value", "`mask` names a `[MASK:name]`")
                     mask = None
-            elif not entry.quoted and entry.key in declared:
+            else:
                 self.where.add(("verbalizer", "options", entry.key), entry.key_span,
                                entry.value.span)
                 options[entry.key] = ast.plain(entry.value)
-            else:
-                self.where.add(("verbalizer", "labels", len(labels)), entry.key_span,
-                               entry.value.span)
-                labels.append({"label": entry.key, **self._words(entry, spec)})
         if spec is not None:
             options = self._options(options, spec.schema, ("verbalizer", "options"),
                                     f"verbalizer `{kind}`")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..syntax import ast
-from .build import Built
+from .build import Built, declared_options, is_label
 
 ANSWERS = "answers"
 
@@ -91,11 +91,10 @@ def _mask_names(template_name: str, masks: list, span, kind: str) -> list:
 
 
 def _label_fields(block, registry, kind: str) -> list:
-    """The block's label fields (not options, not `mask`), as the IR builder reads them."""
-    spec = registry.verbalizers.get(kind)
-    declared = set((spec.schema.get("properties") or {}) if spec else ())
-    return [e for e in (block.body if block else ()) if isinstance(e, ast.Field) and
-            (e.quoted or (e.key != "mask" and e.key not in declared))]
+    """The block's label fields, as the IR builder reads them."""
+    declared = declared_options(registry.verbalizers.get(kind))
+    return [e for e in (block.body if block else ())
+            if isinstance(e, ast.Field) and is_label(e, declared)]
 
 
 def _tagged(value) -> list:
