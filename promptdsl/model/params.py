@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..syntax.template import soft_text
-from ..syntax.template import template_text as source_text
+from ..syntax.template import soft_text, template_text
 
 
 @dataclass
@@ -67,7 +66,7 @@ class PrefixShare:
 
     def as_dict(self) -> dict:
         return {"enabled": self.enabled, "shares": self.shares, "reason": self.reason,
-                "shared": template_text(self.shared), "rest": template_text(self.rest),
+                "shared": one_line(self.shared), "rest": one_line(self.rest),
                 "demonstrations": self.demonstrations, "demonstration_draw": self.draw}
 
     def __str__(self) -> str:
@@ -82,12 +81,12 @@ class PrefixShare:
             many = "" if self.demonstrations == 1 else "s"
             parts.append(f"{self.demonstrations} demonstration{many} per label ({how})")
         if self.shared:
-            parts.append(f"`{template_text(self.shared)}` ({piece_counts(self.shared)})")
+            parts.append(f"`{one_line(self.shared)}` ({piece_counts(self.shared)})")
         # without soft tokens the read position (the last token before [MASK]) runs too
         last = "" if any(p["type"] == "soft" for p in self.rest) else \
             ", all but its last token (where the label is read),"
         return (f"prefix cache: on — {' then '.join(parts)}{last} is computed once per distinct "
-                f"input; the rest (`{template_text(self.rest)}`) runs every step")
+                f"input; the rest (`{one_line(self.rest)}`) runs every step")
 
 
 def prefix_share(model) -> PrefixShare:
@@ -121,7 +120,7 @@ def nothing_shared(task: dict, pieces: list) -> str:
     soft = f"<soft*{first['count']}>" if prepended > 0 else soft_text(first)
     fields = [i for i, p in enumerate(own) if p["type"] == "field"]
     cut = fields[-1] + 1 if fields else next(i for i, p in enumerate(own) if p["type"] == "mask")
-    moved = f"{template_text(own[:cut])} {soft}{template_text(own[cut:])}"
+    moved = f"{one_line(own[:cut])} {soft}{one_line(own[cut:])}"
     who = ("a method puts" if prepended > 0 else "the template puts")
     undo = " (with `prompt_tuning`, leave `length` unset or 0)" if prepended > 0 else ""
     return (f"{who} `{soft}` before the first piece, so every position depends on trainable "
@@ -129,9 +128,9 @@ def nothing_shared(task: dict, pieces: list) -> str:
             f"`{moved.strip()}`")
 
 
-def template_text(pieces: list) -> str:
+def one_line(pieces: list) -> str:
     """Pieces written back as template text (newlines as `\\n`, for one line of output)."""
-    return source_text(pieces).replace("\n", "\\n")
+    return template_text(pieces).replace("\n", "\\n")
 
 
 def piece_counts(pieces: list) -> str:
