@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 
 from .task_runs import RUNS, TASKS, run_task, sample_file
@@ -27,11 +26,12 @@ CONFIGS = {   # name -> (task file, task)
 
 
 def found_template(run_dir) -> str | None:
+    """The template of the run's found.prompt, read through the front end."""
     path = run_dir / "found.prompt"
     if not path.is_file():
         return None
-    match = re.search(r'^\s*template: (".*")$', path.read_text(encoding="utf-8"), re.M)
-    return json.loads(match.group(1)) if match else None
+    from promptdsl.api import load
+    return load(str(path))["template"]["text"]
 
 
 def main(argv=None) -> None:
