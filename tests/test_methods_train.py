@@ -38,15 +38,7 @@ def build(tiny_model_dir, model_name, methods, template, **train):
 
 
 def train_steps(model, steps=3, lr=3e-2):
-    model.train()
-    batch = model.collate(model.encode(ROWS))
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    for _ in range(steps):
-        loss = model(batch)["loss"]
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
+    tiny.adam_steps(model, model.collate(model.encode(ROWS)), steps, lr)
 
 
 @pytest.mark.parametrize("model_name", MODELS)

@@ -37,14 +37,7 @@ def build(tiny_model_dir, template=TEMPLATE, train_options=None, model="llama", 
 
 
 def train_steps(model, steps=4, lr=5e-2):
-    model.train()
-    batch = model.collate(model.encode(ROWS))
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    for _ in range(steps):
-        model(batch)["loss"].backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
+    tiny.adam_steps(model, model.collate(model.encode(ROWS)), steps, lr)
 
 
 def test_mix_is_the_log_of_the_weighted_mean_of_probabilities():

@@ -192,17 +192,6 @@ def loss_of(model, rows) -> float:
         return float(model(model.collate(model.encode(rows, labels=True)))["loss"])
 
 
-def train_steps(model, rows, steps=10, lr=0.05):
-    model.train()
-    batch = model.collate(model.encode(rows, labels=True))
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    for _ in range(steps):
-        model(batch)["loss"].backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
-
-
 @pytest.mark.parametrize("name,method,lr", [
     ("bert", {"name": "finetune", "options": {}}, 2e-3),
     ("llama", {"name": "prompt_tuning", "options": {"length": 3}}, 0.05),
@@ -216,7 +205,7 @@ def test_rules_train_and_change_predictions(tiny_model_dir, name, method, lr):
     with torch.no_grad():
         before = model.scores(ROWS)
     first_loss = loss_of(model, ROWS)
-    train_steps(model, ROWS, steps=20, lr=lr)
+    tiny.adam_steps(model, model.collate(model.encode(ROWS, labels=True)), 20, lr)
     with torch.no_grad():
         after = model.scores(ROWS)
     assert loss_of(model, ROWS) < first_loss - 0.05

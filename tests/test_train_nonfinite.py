@@ -63,17 +63,24 @@ def test_nan_scores_are_an_error_not_a_metric():
         result_from_logits(logits, ["0", "1"], ["0", "1"], "accuracy")
 
 
-def test_a_diverging_run_exits_2_without_a_summary(tmp_path, tiny_model_dir):
+def finetune_task(tmp_path, model_dir, train: str):
+    """A fine-tuning task file over ROWS with the `train { … }` fields `train`."""
     data = tiny.write_tsv(tmp_path, ROWS, name="train.tsv")
     prompt = tmp_path / "t.prompt"
     prompt.write_text(f'''task t {{
-  model: "{tiny_model_dir("bert")}"
+  model: "{model_dir}"
   data {{ train: "{data}"  test: "{data}" }}
   template: "{{sentence}} It was [MASK] ."
   verbalizer {{ "0": "terrible"  "1": "great" }}
   method finetune {{ }}
-  train {{ epochs: 2  batch_size: 4  learning_rate: 1e30  max_grad_norm: null  device: cpu }}
+  train {{ {train} }}
 }}''', encoding="utf-8")
+    return prompt
+
+
+def test_a_diverging_run_exits_2_without_a_summary(tmp_path, tiny_model_dir):
+    prompt = finetune_task(tmp_path, tiny_model_dir("bert"), "epochs: 2  batch_size: 4  "
+                           "learning_rate: 1e30  max_grad_norm: null  device: cpu")
     result = CliRunner().invoke(main, ["train", str(prompt), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2, result.output
     assert "diverged" in result.output or "NaN" in result.output
@@ -84,16 +91,7 @@ def test_a_diverging_run_exits_2_without_a_summary(tmp_path, tiny_model_dir):
 def test_a_learning_rate_past_float32_is_a_located_error(tmp_path, tiny_model_dir):
     """AdamW's first step divides the rate by (1 - beta1): above ~3.4e37 it overflowed float32
     with a traceback (`value cannot be converted to type float`); now check refuses it."""
-    data = tiny.write_tsv(tmp_path, ROWS, name="train.tsv")
-    prompt = tmp_path / "t.prompt"
-    prompt.write_text(f'''task t {{
-  model: "{tiny_model_dir("bert")}"
-  data {{ train: "{data}"  test: "{data}" }}
-  template: "{{sentence}} It was [MASK] ."
-  verbalizer {{ "0": "terrible"  "1": "great" }}
-  method finetune {{ }}
-  train {{ learning_rate: 1e38  device: cpu }}
-}}''', encoding="utf-8")
+    prompt = finetune_task(tmp_path, tiny_model_dir("bert"), "learning_rate: 1e38  device: cpu")
     result = CliRunner().invoke(main, ["train", str(prompt), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1, result.output
     assert "t.prompt:7:" in result.output and "`train.learning_rate` must be at most" in \

@@ -412,3 +412,15 @@ def frontend_project(folder: Path) -> Path:
     (folder / "mlm").mkdir(exist_ok=True)
     (folder / "mlm" / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
     return folder
+
+
+def adam_steps(model, batch: dict, steps: int, lr: float) -> None:
+    """`steps` Adam steps of `model` on one collated `batch` (train mode), then eval mode."""
+    import torch
+    model.train()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    for _ in range(steps):
+        model(batch)["loss"].backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
