@@ -45,17 +45,20 @@ def load(path, task: str | None = None, overrides: dict | None = None) -> dict:
     return result.tasks[task]
 
 
-def check_files(paths) -> tuple[list[Diagnostic], dict]:
+def check_files(paths, texts: dict | None = None, tables=None) -> tuple[list[Diagnostic], dict]:
     """(every diagnostic for the given files, sorted by place, each once; {path: {task name:
-    IR}} of the tasks that built). Each file is analysed once, each data file read once."""
+    IR}} of the tasks that built). Each file is analysed once, each data file read once.
+    `texts`: {path: text} used instead of what is on disk (unsaved editor buffers); `tables`:
+    a `Tables` of data files already read, kept across calls by a long-lived caller."""
     from .ir.data_checks import Tables
-    out, tasks, tables = [], {}, Tables()
+    texts = {os.path.abspath(k): v for k, v in (texts or {}).items()}
+    out, tasks, tables = [], {}, tables if tables is not None else Tables()
     for path in paths:
-        if not os.path.isfile(path):
+        if os.path.abspath(path) not in texts and not os.path.isfile(path):
             out.append(Diagnostic(str(path), 0, 0, 0, 0, "error", "io",
                                   "no such file", None))
             continue
-        result = analyse(path, tables=tables)
+        result = analyse(path, tables=tables, texts=texts)
         out.extend(result.diagnostics)
         tasks[path] = result.tasks
     return dedupe(out), tasks

@@ -25,10 +25,11 @@ class Analysis:
 
 
 def analyse(path, only_task: str | None = None, overrides: dict | None = None,
-            tables: Tables | None = None) -> Analysis:
+            tables: Tables | None = None, texts: dict | None = None) -> Analysis:
     """Parse, resolve and check `path`; IRs for its own tasks (or only `only_task`).
-    `tables`: data files already read (share one across the files of one check)."""
-    ws = Workspace()
+    `tables`: data files already read (share one across the files of one check); `texts`:
+    {path: text} read instead of those files (an editor's unsaved buffers)."""
+    ws = Workspace(texts)
     tables = tables if tables is not None else Tables()
     unit = ws.load(path, str(path))
     result = Analysis()

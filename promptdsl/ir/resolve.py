@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, suggestion_hint
 from ..syntax import ast
-from ..syntax.parse import ParseResult, parse_path
+from ..syntax.parse import ParseResult, parse_path, parse_text
 from ..syntax.source import Source, remember
 
 
@@ -30,7 +30,9 @@ class Unit:
 class Workspace:
     """Loads files once each, resolves imports and extends, and collects diagnostics."""
 
-    def __init__(self):
+    def __init__(self, texts: dict | None = None):
+        # unsaved editor buffers: absolute path -> text, read instead of the file on disk
+        self.texts = {os.path.abspath(k): v for k, v in (texts or {}).items()}
         self.units: dict[str, Unit] = {}
         self.diagnostics: list[Diagnostic] = []
         self._bodies: dict[int, list] = {}
@@ -41,7 +43,9 @@ class Workspace:
         key = os.path.abspath(path)
         if key in self.units:
             return self.units[key]
-        parsed = _parse_or_report(shown or str(path))
+        text = self.texts.get(key)
+        parsed = _parse_or_report(shown or str(path)) if text is None else \
+            parse_text(text, shown or str(path))
         unit = Unit(key, parsed.source.path, parsed)
         self.units[key] = unit
         self.diagnostics.extend(parsed.diagnostics)
@@ -80,7 +84,7 @@ class Workspace:
             self._error(item.path.span, "import-cycle", f"import cycle: {chain}",
                         "a file cannot import itself, directly or through others")
             return
-        if not os.path.isfile(target):         # never raises, unlike Path.is_file
+        if key not in self.texts and not os.path.isfile(target):  # never raises (Path.is_file may)
             self._error(item.path.span, "missing-file", f"imported file `{item.path.value}` "
                         f"does not exist", f"paths are relative to {Path(unit.shown).parent}/")
             return
