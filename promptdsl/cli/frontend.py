@@ -86,9 +86,9 @@ class _Described:
 
 def _describe(task) -> _Described:
     from ..errors import PromptdslError
-    from ..model.params import report
+    from ..model.params_cache import cached_report
     try:
-        return _Described(task, report(task))
+        return _Described(task, cached_report(task))
     except PromptdslError as err:
         return _Described(task, error=str(err))
 

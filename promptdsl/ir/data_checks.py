@@ -12,6 +12,7 @@ from ..diagnostics import Diagnostic, suggestion_hint
 from ..errors import DataError
 from ..syntax.source import cached_source
 from .build import DATA_FILES, Built
+from .table_cache import cached_read
 
 LABELLED = ("train", "validation", "test")
 
@@ -25,7 +26,7 @@ class Tables:
     def read(self, spec, path: str):
         if path not in self._read:
             try:
-                self._read[path] = spec.read(path)
+                self._read[path] = cached_read(spec, path)
             except DataError as err:
                 self._read[path] = err
             except Exception as exc:  # a third-party reader's bug: still a located message
