@@ -4,7 +4,8 @@ Public API (stable for plugins and users; plugins import nothing else but `promp
 `promptdsl.options`, `promptdsl.runtime` and the package-level names of `promptdsl.data` and
 `promptdsl.model`, see docs/plugins.md):
     hookimpl                      decorator for plugin hook implementations
-    MethodSpec, VerbalizerSpec, KnowledgeSourceSpec, DataFormatSpec, ModelSourceSpec, MetricSpec
+    MethodSpec, VerbalizerSpec, KnowledgeSourceSpec, DataFormatSpec, ModelSourceSpec, MetricSpec,
+    LoggerSpec
     options_schema(properties)    a closed options schema by hand (promptdsl.options derives one)
     get_registry()                what the loaded plugins provide
     register(plugin), unregister(plugin)   add / remove a plugin at run time (tests, notebooks)
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from .hookspecs import hookimpl
 from .registry import get_registry, register, unregister
-from .specs import (DataFormatSpec, KnowledgeSourceSpec, MethodSpec, MetricSpec, ModelSourceSpec,
-                    VerbalizerSpec, options_schema)
+from .specs import (DataFormatSpec, KnowledgeSourceSpec, LoggerSpec, MethodSpec, MetricSpec,
+                    ModelSourceSpec, VerbalizerSpec, options_schema)
 
 __version__ = "0.1.0"
 
@@ -52,4 +53,4 @@ def compile(task, **kwargs):  # noqa: A001 - the verb users expect
 
 __all__ = ["hookimpl", "get_registry", "register", "unregister", "load", "compile",
            "MethodSpec", "VerbalizerSpec", "KnowledgeSourceSpec", "DataFormatSpec",
-           "ModelSourceSpec", "MetricSpec", "options_schema", "cache_dir", "__version__"]
+           "ModelSourceSpec", "MetricSpec", "LoggerSpec", "options_schema", "cache_dir", "__version__"]

@@ -42,3 +42,8 @@ def promptdsl_model_sources():
 @hookspec
 def promptdsl_metrics():
     """Return a list of `MetricSpec`: evaluation metrics usable as `metric: NAME`."""
+
+
+@hookspec
+def promptdsl_loggers():
+    """Return a list of `LoggerSpec`: experiment trackers usable as `train { log: [NAME] }`."""

@@ -28,6 +28,7 @@ KINDS = {
     "data_formats": "promptdsl_data_formats",
     "model_sources": "promptdsl_model_sources",
     "metrics": "promptdsl_metrics",
+    "loggers": "promptdsl_loggers",
 }
 
 
@@ -47,6 +48,7 @@ class Registry:
     data_formats: dict = field(default_factory=dict)
     model_sources: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    loggers: dict = field(default_factory=dict)
     plugins: list = field(default_factory=list)
 
     def format_for(self, path) -> object | None:

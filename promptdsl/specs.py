@@ -173,3 +173,18 @@ class MetricSpec:
         if self.kind not in (LABEL_METRIC, TEXT_METRIC):
             raise TypeError(f"MetricSpec `{self.name}`: kind must be {LABEL_METRIC!r} or "
                             f"{TEXT_METRIC!r}, not {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class LoggerSpec:
+    """An experiment tracker, used as `train { log: [NAME] }` or `promptc train --log NAME`.
+
+    `open(run_dir, task)` is called on rank 0 once the run directory exists and returns an
+    object with `scalar(tag, value, step)` and `close()` (promptdsl.train.loggers documents the
+    tags). `check()` (optional) runs before anything is written and raises
+    `promptdsl.errors.PluginError` when the tracker cannot work (its package is missing)."""
+    name: str
+    open: Callable[[Any, dict], Any]
+    check: Optional[Callable[[], None]] = None
+    description: str = ""
+    origin: str = ""

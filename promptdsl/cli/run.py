@@ -127,7 +127,9 @@ def _run_sweep(task: dict, out, device, resume: bool = False,
 @click.option("--sequential", is_flag=True,
               help="train a sweep's points one after another (by default points that differ "
               "only in what the frozen backbone does not see train together)")
-def train_command(file, task_name, out, sets, device, resume, sequential):
+@click.option("--log", "logs", multiple=True, metavar="NAME",
+              help="an experiment logger, e.g. tensorboard (repeatable; added to train.log)")
+def train_command(file, task_name, out, sets, device, resume, sequential, logs):
     """Train and evaluate the tasks of FILE; each run fills a run directory.
 
     SIGTERM or Ctrl-C saves a resumable state and says how to resume."""
@@ -140,7 +142,12 @@ def train_command(file, task_name, out, sets, device, resume, sequential):
         raise PromptdslError(f"--resume {resume}: no such run directory (a run stopped "
                              "before it wrote anything left nothing to resume: start it again "
                              "with --out)")
+    if logs:
+        from ..train.loggers import logger_specs
+        logger_specs(logs)               # an unknown name or a missing package: before any work
     tasks = load_tasks(file, task_name, parse_sets(sets))
+    for task in tasks:                   # sweep points copy `train`, so each logs to its own run
+        task["train"]["log"] = list(dict.fromkeys([*task["train"].get("log", []), *logs]))
     out = out or resume
     with catching_signals():
         for task in tasks:

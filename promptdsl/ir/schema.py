@@ -90,8 +90,18 @@ TRAIN = {
         "on_nonfinite": _opt("string", "stop", enum=["stop", "skip"],
                              description="a NaN or infinite training loss: `stop` ends the run "
                              "with an error, `skip` drops that batch's update with a warning"),
+        "log": _opt("array", [], items={"type": "string"},
+                    description="experiment loggers (plugins, e.g. `tensorboard`) that receive "
+                    "the loss, learning rate, metrics and throughput; `promptc train --log` adds more"),
     },
 }
+
+
+def train_schema() -> dict:
+    """TRAIN with `log` limited to the installed loggers (an unknown one is a check error at it)."""
+    schema = copy.deepcopy(TRAIN)
+    schema["properties"]["log"]["items"]["enum"] = sorted(get_registry().loggers)
+    return schema
 
 MAX_NEW_TOKENS = 4096
 MAX_BEAMS = 64
@@ -181,7 +191,7 @@ def _top_level(method_schema: dict, verbalizer_schema: dict) -> dict:
                                                                           "minItems": 1}},
                                 {"type": "null"}]},
         },
-        "$defs": {"data": DATA, "train": TRAIN, "generate": GENERATE, "template": TEMPLATE,
+        "$defs": {"data": DATA, "train": train_schema(), "generate": GENERATE, "template": TEMPLATE,
                   "piece": PIECE},
     }
 

@@ -29,6 +29,7 @@ from . import build, interrupt, splits
 from ..model.prefix_cache import stats_of
 from .checkpoint import save_checkpoint, save_ensemble
 from .distributed import world
+from .loggers import Loggers
 from .memory import peak_memory
 from .predictions import prediction_table
 from .prepare import prepare_model
@@ -53,6 +54,7 @@ class RunContext:
     checkpoint_bytes: int | None = None
     states: RunStates | None = None     # the resumable training states of this run
     _found: tuple | None = None         # (task, options) a prepare-phase search found
+    loggers: Loggers | None = None      # experiment trackers (`train.log`), rank 0 only
 
     @property
     def seed(self) -> int:
@@ -132,6 +134,8 @@ class RunContext:
         """Append one line to metrics.jsonl (not again when a resumed run replays it)."""
         if self.states is None or self.states.should_write_log():
             self.rundir.append_metrics(record)
+            if self.loggers is not None:   # after the line is on disk: a logger cannot lose it
+                self.loggers.record(record)
 
     def write_predictions(self, labels: list, table, result: EvalResult) -> None:
         from .inference import template_fields
@@ -192,7 +196,9 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
     write_path = scratch / "run" if scratch else run_path
     states = RunStates(write_path / STATE_FOLDER, run_path / STATE_FOLDER if resume else None,
                        metrics_bytes=lambda: context.rundir.metrics_bytes())
-    context = RunContext(task, torch_device, write_path, progress, echo, states=states)
+    loggers = Loggers((task["train"].get("log") or ()) if ranks.is_main else (), write_path, task)
+    context = RunContext(task, torch_device, write_path, progress, echo, states=states,
+                         loggers=loggers)
     try:
         if resume:
             _reopen(context, states)
@@ -205,6 +211,7 @@ def train_task(task: dict, *, out=None, device: str | None = None, progress: boo
             exc.args = (f"{exc}; {interrupt.resume_command(task, run_path)}",)
         raise
     finally:
+        loggers.close()
         if context._rundir is not None:
             context._rundir.close()
         if scratch is not None:
@@ -352,6 +359,8 @@ def _write_summary(context: RunContext, summary: dict, model, train_result, star
         "wall_seconds": round(time.perf_counter() - started, 3),
     }
     context.rundir.write_summary(full)
+    if context.loggers is not None:
+        context.loggers.summary(full)
     return full
 
 
