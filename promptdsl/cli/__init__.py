@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from . import frontend, plugins_cmd, report_cmd, run
+from . import frontend, lsp_cmd, plugins_cmd, report_cmd, run
 from .errors import clean_errors
 
 
@@ -21,6 +21,6 @@ def main():
     """promptc: check, compile, format, train and evaluate .prompt files."""
 
 
-for _module in (frontend, run, plugins_cmd, report_cmd):
+for _module in (frontend, run, plugins_cmd, report_cmd, lsp_cmd):
     for _command in _module.COMMANDS:
         main.add_command(_command)
