@@ -125,3 +125,13 @@ def test_completion_of_columns_and_labels(client, work):
     col = len(lines[row]) - len(lines[row].lstrip())
     assert {'"0"', '"1"'} == {i["label"] for i in _at(
         client, "textDocument/completion", path, row, col)["items"]}
+
+
+def test_without_pygls_the_command_says_what_to_install(monkeypatch):
+    from click.testing import CliRunner
+    from promptdsl.cli import main
+    monkeypatch.setitem(sys.modules, "pygls", None)
+    monkeypatch.delitem(sys.modules, "promptdsl.editor.lsp", raising=False)
+    monkeypatch.delitem(sys.modules, "pygls.lsp.server", raising=False)
+    result = CliRunner().invoke(main, ["lsp"])
+    assert result.exit_code == 2 and "pip install 'promptdsl[lsp]'" in result.output

@@ -160,3 +160,11 @@ def test_a_real_tiny_run(tmp_path, tiny_model_dir, write_tsv):
     html = build_report([tmp_path / "run"])
     assert html.count("<svg") == 3 and "confusion matrix" in html and "unfinished" not in html
     assert "4 examples, predictions.tsv" in html
+
+
+def test_without_matplotlib_the_command_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "matplotlib", None)    # `import matplotlib` fails
+    result = report(make_run(tmp_path / "run"), "--out", tmp_path / "r.html")
+    assert result.exit_code == 2 and "pip install 'promptdsl[report]'" in result.output
+    assert not (tmp_path / "r.html").exists()

@@ -8,7 +8,12 @@ from ..train.metrics import mean_std
 
 
 def _pyplot():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:              # the report's plots are an extra
+        from ..errors import PromptdslError
+        raise PromptdslError("promptc report needs matplotlib: pip install 'promptdsl[report]'") \
+            from None
     matplotlib.use("Agg")           # no display; SVG output only
     matplotlib.rcParams["svg.hashsalt"] = "promptdsl"   # the same run -> the same page
     matplotlib.rcParams["svg.fonttype"] = "none"        # text stays text (small, selectable)
