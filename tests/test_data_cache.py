@@ -158,7 +158,7 @@ def test_a_change_to_the_rendering_code_is_never_served_from_an_old_cache(cache_
     from promptdsl.data import cache
     tokenizer = Counting(tiny.build_tokenizer("bert"))
     encode_split(FakeModel(tokenizer), sst2_tsv)
-    monkeypatch.setattr(cache, "_code_hash", "another-version-of-render.py")
+    monkeypatch.setattr(cache, "_code_print", lambda: "another-version-of-render.py")
     model = FakeModel(tokenizer)
     calls, _ = field_calls(model, lambda: encode_split(model, sst2_tsv))
     assert calls >= 1

@@ -14,10 +14,10 @@ import os
 import weakref
 from pathlib import Path
 
+from ..cachefile import source_print, write_cache_file
 from .features import Features
 
 FORMAT_VERSION = 1
-_code_hash: str | None = None
 _file_hashes: dict = {}
 _tokenizer_prints: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -64,13 +64,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
 def _code_print() -> str:
     """A hash of the data package's own source: a change to how rows are rendered or tokenized
     must never be answered from a cache written by the old code."""
-    global _code_hash
-    if _code_hash is None:
-        digest = hashlib.sha256()
-        for path in sorted(Path(__file__).parent.glob("*.py")):
-            digest.update(path.name.encode() + path.read_bytes())
-        _code_hash = digest.hexdigest()[:16]
-    return _code_hash
+    return source_print(tuple(sorted(Path(__file__).parent.glob("*.py"))))
 
 
 def cache_key(parts: dict) -> str:
@@ -95,13 +89,8 @@ def _write(path: Path, arrays: dict, metadata: dict | None = None) -> None:
     if not enabled():
         return
     from safetensors.numpy import save_file
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.safetensors.tmp")
-        save_file(arrays, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    except OSError:  # a read-only or full disk only costs the next run a re-tokenization
-        pass
+    # a read-only or full disk only costs the next run a re-tokenization
+    write_cache_file(path, lambda tmp: save_file(arrays, str(tmp), metadata=metadata))
 
 
 def load(key: str) -> Features | None:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 
+from ..cachefile import write_cache_json
 from ..data import Table
 
 FEW_VALUES = 1000          # a column with more distinct values is text, not a label
@@ -92,11 +93,4 @@ def _save(key: str, table: Table) -> None:
             kept[column] = values
     summary = {"columns": list(table.columns), "header_line": table.header_line,
                "lines": list(table.lines), "kept": kept}
-    target = _file(key)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(json.dumps(summary, ensure_ascii=False), "utf-8")
-        os.replace(partial, target)       # a reader never sees half a summary
-    except OSError:
-        pass                              # an unwritable cache only costs speed
+    write_cache_json(_file(key), summary)

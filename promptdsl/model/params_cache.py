@@ -4,8 +4,8 @@ Building a task on the meta device needs torch, transformers and the model class
 imports before the first number. The report depends only on the task's IR, the model folder's
 files, the installed versions of torch / transformers / peft, and the code of promptdsl and of
 the loaded plugins; a JSON answer is kept in `cache_dir("params")` under a hash of all of them
-(file sizes and modification times, not contents), so asking again costs milliseconds. Any
-change to one of them, or a damaged entry, builds the model again."""
+(the model files' sizes and modification times, the code's bytes), so asking again costs
+milliseconds. Any change to one of them, or a damaged entry, builds the model again."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +16,7 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
+from ..cachefile import source_print, write_cache_json
 from .params import ParameterCount, PrefixShare, TaskReport, report
 
 FORMAT = 1
@@ -33,18 +34,17 @@ def _stats(paths) -> list:
     return out
 
 
-def _code_files() -> list:
-    """promptdsl's own modules and every loaded plugin's module file."""
+def _code_files() -> tuple:
+    """promptdsl's own modules and the module files of every loaded plugin."""
     from ..registry import plugin_manager
     root = Path(__file__).resolve().parents[1]
-    files = [str(p) for p in root.rglob("*.py")]
+    files = set(root.rglob("*.py"))
     for plugin in plugin_manager().get_plugins():
-        module = sys.modules.get(getattr(plugin, "__module__", "") or "") \
-            if not hasattr(plugin, "__file__") else plugin
-        path = getattr(module, "__file__", None)
-        if path:
-            files += [str(p) for p in Path(path).parent.glob("*.py")]
-    return files
+        module = plugin if hasattr(plugin, "__file__") else sys.modules.get(
+            getattr(plugin, "__module__", None) or "")
+        if getattr(module, "__file__", None):
+            files.update(Path(module.__file__).parent.glob("*.py"))
+    return tuple(sorted(files))
 
 
 def _versions() -> list:
@@ -61,7 +61,7 @@ def _key(task: dict) -> str:
     from .backbone import resolve_model
     folder = Path(resolve_model(task["model"]))
     model_files = [str(p) for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
-    ident = [FORMAT, task, _versions(), _stats(model_files), _stats(_code_files())]
+    ident = [FORMAT, task, _versions(), _stats(model_files), source_print(_code_files())]
     text = json.dumps(ident, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -77,13 +77,6 @@ def cached_report(task: dict) -> TaskReport:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     found = report(task)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(json.dumps({"counts": asdict(found.counts), "groups": found.groups,
-                                       "prefix": asdict(found.prefix)}, ensure_ascii=False),
-                           "utf-8")
-        os.replace(partial, target)
-    except OSError:
-        pass                            # an unwritable cache only costs speed
+    write_cache_json(target, {"counts": asdict(found.counts), "groups": found.groups,
+                              "prefix": asdict(found.prefix)})
     return found
